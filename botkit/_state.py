@@ -1,0 +1,73 @@
+"""The state directory and the one atomic, private file writer botkit uses for secrets.
+
+Design section 3: the state dir is created 0700; the token file is 0600 and written
+atomically (temp file, fsync, rename, fsync the directory), so a crash at any point
+leaves either the old file or the new one, never a torn or world-readable one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import stat
+import tempfile
+
+from botkit.errors import ConfigError
+
+__all__ = ["TOKEN_FILE", "AUDIT_FILE", "STATE_DB", "atomic_write", "ensure_state_dir"]
+
+TOKEN_FILE = "token.json"
+AUDIT_FILE = "audit.jsonl"
+STATE_DB = "state.db"
+
+_DIR_MODE = 0o700
+
+
+def ensure_state_dir(path: pathlib.Path) -> pathlib.Path:
+    """Create the state directory (and parents) with mode 0700; tighten an existing one."""
+    try:
+        path.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        if stat.S_IMODE(path.stat().st_mode) != _DIR_MODE:
+            path.chmod(_DIR_MODE)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot create the state directory {path}: {error.strerror}",
+            hint="set [state] dir to a folder botkit may write",
+        ) from None
+    return path
+
+
+def _fsync_dir(directory: pathlib.Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: pathlib.Path, data: bytes) -> None:
+    """Replace `path` with `data`, mode 0600, so that a crash leaves the old or new file.
+
+    Steps: write a temp file in the same directory (created 0600, never wider), fsync it,
+    rename it over `path`, fsync the directory so the rename itself is durable.
+    """
+    directory = path.parent
+    # mkstemp creates the file 0600 with O_EXCL and a fresh name: no race, never wider.
+    fd, tmp_name = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = pathlib.Path(tmp_name)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(directory)
