@@ -193,8 +193,8 @@ class PluginsConfig(BaseModel):
         return dict(value) if isinstance(value, dict) else {}
 
 
-_file_data: contextvars.ContextVar[dict[str, typing.Any]] = contextvars.ContextVar(
-    "botkit_config_file_data", default={}
+_file_data: contextvars.ContextVar[dict[str, typing.Any] | None] = contextvars.ContextVar(
+    "botkit_config_file_data", default=None
 )
 
 
@@ -202,10 +202,10 @@ class _FileSource(PydanticBaseSettingsSource):
     """The already-parsed TOML file (parsed by `load_settings`, which knows the path)."""
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[typing.Any, str, bool]:
-        return _file_data.get().get(field_name), field_name, False
+        return (_file_data.get() or {}).get(field_name), field_name, False
 
     def __call__(self) -> dict[str, typing.Any]:
-        return dict(_file_data.get())
+        return dict(_file_data.get() or {})
 
 
 class Settings(BaseSettings):

@@ -27,9 +27,10 @@ _lock = threading.Lock()
 _secrets: set[str] = set()
 _pattern: re.Pattern[str] | None = None
 
+_HEADER_NAMES = "|".join(re.escape(h) for h in sorted(SENSITIVE_HEADERS))
+# `name: value`, `name=value`, `'name': 'value'` (dict and header reprs).
 _HEADER_PATTERN = re.compile(
-    r"(?i)(?P<name>[\"']?(?:%s)[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\"'\s,}\]]+)"
-    % "|".join(re.escape(h) for h in sorted(SENSITIVE_HEADERS))
+    rf"(?i)(?P<name>[\"']?(?:{_HEADER_NAMES})[\"']?\s*[:=]\s*[\"']?)(?P<value>[^\"'\s,}}\]]+)"
 )
 
 

@@ -15,7 +15,7 @@ import tempfile
 
 from botkit.errors import ConfigError
 
-__all__ = ["TOKEN_FILE", "AUDIT_FILE", "STATE_DB", "atomic_write", "ensure_state_dir"]
+__all__ = ["AUDIT_FILE", "STATE_DB", "TOKEN_FILE", "atomic_write", "ensure_state_dir"]
 
 TOKEN_FILE = "token.json"
 AUDIT_FILE = "audit.jsonl"

@@ -43,12 +43,12 @@ pass_state = click.make_pass_decorator(CLIState, ensure=True)
 
 def _set_config(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
     if value is not None:
-        ctx.ensure_object(CLIState).config_path = pathlib.Path(value)
+        ctx.find_root().ensure_object(CLIState).config_path = pathlib.Path(value)
 
 
 def _set_debug(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if value:
-        ctx.ensure_object(CLIState).debug = True
+        ctx.find_root().ensure_object(CLIState).debug = True
 
 
 def common_options(f: F) -> F:
