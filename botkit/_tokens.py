@@ -150,6 +150,10 @@ class TokenRecord:
         """Forget the previous token (it was removed on the server)."""
         return dataclasses.replace(self, previous=None)
 
+    def without_current(self) -> TokenRecord:
+        """Forget the current token (it was revoked on the server)."""
+        return dataclasses.replace(self, current=None)
+
 
 def check_owner(record: TokenRecord, server_url: str, user_id: str | None = None) -> None:
     """Refuse a record stored for another server (or, if given, another user)."""

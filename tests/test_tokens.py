@@ -107,6 +107,7 @@ def test_rotation_steps_return_new_records() -> None:
     )
     assert promoted.clear_previous().slots() == {"current": slot("pending")}
     assert pending.drop_pending() == start
+    assert start.without_current() == TokenRecord(SERVER, "u1", "bot")
     with pytest.raises(TokenStoreError, match="no pending token"):
         start.promote()
     with pytest.raises(dataclasses.FrozenInstanceError):
