@@ -1,0 +1,216 @@
+"""Plugin discovery: `[plugins] paths` folders and the `botkit.plugins` entry-point group.
+
+Every candidate becomes a `LoadedPlugin`, enabled or not and why not, so that
+`botkit plugins list` can show all of them. One plugin's failure (import error, bad
+settings, duplicate name) disables that plugin only; discovery never raises for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import importlib.util
+import pathlib
+import sys
+import types
+import typing
+
+from loguru import logger
+from pydantic import BaseModel
+
+from botkit._config import PluginsConfig
+from botkit._plugin import JobSpec, Plugin, SettingsInvalid
+from botkit.errors import PluginError
+
+__all__ = ["ENTRY_POINT_GROUP", "LoadedPlugin", "discover_plugins", "load_module"]
+
+ENTRY_POINT_GROUP = "botkit.plugins"
+_PACKAGE = "botkit_plugins"
+
+NOT_ENABLED = "not in [plugins] enabled"
+
+
+@dataclasses.dataclass
+class LoadedPlugin:
+    """One discovered plugin (or a failed candidate).
+
+    Attributes:
+        name: the plugin's name (the file/entry-point name if it failed before that).
+        plugin: the Plugin object, or None if it could not be loaded.
+        source: the file or folder path, or `entry point <name> = <module:attr>`.
+        enabled: whether the daemon runs it.
+        reason: why it is not enabled, or None.
+        settings: the validated settings model (None if disabled or it has none).
+    """
+
+    name: str
+    plugin: Plugin | None
+    source: str
+    enabled: bool = True
+    reason: str | None = None
+    settings: BaseModel | None = None
+
+    @property
+    def jobs(self) -> list[JobSpec]:
+        """The plugin's jobs (empty if it failed to load)."""
+        return self.plugin.jobs if self.plugin is not None else []
+
+    def disable(self, reason: str) -> None:
+        """Mark the plugin disabled with a reason, and log it once."""
+        self.enabled = False
+        self.reason = reason
+        logger.bind(plugin=self.name).warning(
+            "plugin {} disabled: {} ({})", self.name, reason, self.source
+        )
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _candidates(folder: pathlib.Path) -> list[tuple[str, pathlib.Path]]:
+    """(stem, file to import) for `*.py` modules and packages, sorted by name."""
+    found: list[tuple[str, pathlib.Path]] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name.startswith(("_", ".")):
+            continue
+        if entry.is_file() and entry.suffix == ".py":
+            found.append((entry.stem, entry))
+        elif entry.is_dir() and (entry / "__init__.py").is_file():
+            found.append((entry.name, entry / "__init__.py"))
+    return found
+
+
+def _ensure_package() -> None:
+    """A bare `botkit_plugins` parent package, so plugin module names are importable."""
+    if _PACKAGE not in sys.modules:
+        package = types.ModuleType(_PACKAGE)
+        package.__path__ = []
+        sys.modules[_PACKAGE] = package
+
+
+def load_module(module_name: str, path: pathlib.Path) -> types.ModuleType:
+    """Import a file (or a package's `__init__.py`) under `module_name`.
+
+    The module is registered in sys.modules before it runs (dataclasses, pickling and a
+    package's relative imports need that) and removed again if it fails.
+    """
+    _ensure_package()
+    is_package = path.name == "__init__.py"
+    spec = importlib.util.spec_from_file_location(
+        module_name,
+        path,
+        submodule_search_locations=[str(path.parent)] if is_package else None,
+    )
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(module_name, None)
+        raise
+    return module
+
+
+def _plugin_of(obj: object, where: str) -> Plugin:
+    """The Plugin an entry point or module gives; PluginError if there is none."""
+    if isinstance(obj, types.ModuleType):
+        if not hasattr(obj, "plugin"):
+            raise PluginError(f"{where} defines no module-level `plugin = Plugin(...)`")
+        obj = obj.plugin
+    if not isinstance(obj, Plugin):
+        raise PluginError(f"{where}: `plugin` is a {type(obj).__name__}, not a botkit Plugin")
+    return obj
+
+
+def _from_paths(paths: typing.Iterable[pathlib.Path]) -> list[LoadedPlugin]:
+    results: list[LoadedPlugin] = []
+    used: set[str] = set()
+    for folder in paths:
+        if not folder.is_dir():
+            logger.debug("plugin folder {} does not exist; skipped", folder)
+            continue
+        for stem, file in _candidates(folder):
+            source = str(file.parent if file.name == "__init__.py" else file)
+            # Unique module names even when two folders hold a `hello.py` each.
+            safe = "".join(c if c.isalnum() or c == "_" else "_" for c in stem)
+            module_name, n = f"{_PACKAGE}.{safe}", 1
+            while module_name in used:
+                n += 1
+                module_name = f"{_PACKAGE}.{safe}_{n}"
+            used.add(module_name)
+            try:
+                module = load_module(module_name, file)
+                plugin = _plugin_of(module, source)
+            except PluginError as error:
+                results.append(LoadedPlugin(stem, None, source, False, error.message))
+                continue
+            except (Exception, SystemExit) as error:
+                # A plugin's import may fail any way at all; it must not stop the others.
+                reason = f"failed to import: {_one_line(error)}"
+                results.append(LoadedPlugin(stem, None, source, False, reason))
+                continue
+            results.append(LoadedPlugin(plugin.name, plugin, source))
+    return results
+
+
+def _from_entry_points() -> list[LoadedPlugin]:
+    results: list[LoadedPlugin] = []
+    # Looked up through the module attribute so tests can substitute entry points.
+    for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        source = f"entry point {entry_point.name} = {entry_point.value}"
+        try:
+            plugin = _plugin_of(entry_point.load(), source)
+        except PluginError as error:
+            results.append(LoadedPlugin(entry_point.name, None, source, False, error.message))
+            continue
+        except (Exception, SystemExit) as error:
+            reason = f"failed to import: {_one_line(error)}"
+            results.append(LoadedPlugin(entry_point.name, None, source, False, reason))
+            continue
+        results.append(LoadedPlugin(plugin.name, plugin, source))
+    return results
+
+
+def discover_plugins(settings: PluginsConfig) -> list[LoadedPlugin]:
+    """Find, import and validate plugins; every candidate is returned, enabled or not.
+
+    Order: the `paths` folders in order (files sorted by name), then entry points. The
+    first plugin of a name wins; later ones are disabled as duplicates. Settings are
+    validated only for plugins that would otherwise run.
+    """
+    found = _from_paths(settings.paths) + _from_entry_points()
+    by_name: dict[str, LoadedPlugin] = {}
+    for loaded in found:
+        if loaded.plugin is None:
+            logger.bind(plugin=loaded.name).warning(
+                "plugin {} disabled: {} ({})", loaded.name, loaded.reason, loaded.source
+            )
+            continue
+        first = by_name.get(loaded.name)
+        if first is not None:
+            loaded.disable(f"duplicate name, also in {first.source}")
+            continue
+        by_name[loaded.name] = loaded
+        if settings.enabled is not None and loaded.name not in settings.enabled:
+            loaded.enabled, loaded.reason = False, NOT_ENABLED
+            continue
+        try:
+            loaded.settings = loaded.plugin.validate_settings(settings.settings_for(loaded.name))
+        except SettingsInvalid as error:
+            loaded.disable(f"settings: {error.plugin}.{error.field}: {error.problem}")
+        except Exception as error:
+            # A settings model's own validator may raise anything.
+            loaded.disable(f"settings: {_one_line(error)}")
+    for name in settings.enabled or []:
+        if name not in by_name and not any(item.name == name for item in found):
+            reason = "listed in [plugins] enabled but not found"
+            found.append(LoadedPlugin(name, None, "(not found)", False, reason))
+            logger.warning("plugin {}: {}", name, reason)
+    known = {item.name for item in found}
+    for name in sorted((settings.model_extra or {}).keys() - known):
+        logger.warning("[plugins.{}] configures a plugin that was not found", name)
+    return found
