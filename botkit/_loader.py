@@ -115,15 +115,28 @@ def load_module(module_name: str, path: pathlib.Path) -> types.ModuleType:
     return module
 
 
-def _plugin_of(obj: object, where: str) -> Plugin:
-    """The Plugin an entry point or module gives; PluginError if there is none."""
+class _NoPlugin(PluginError):
+    """The module or entry point gives no Plugin object."""
+
+
+def _plugin_of(obj: object) -> Plugin:
+    """The Plugin an entry point or module gives; _NoPlugin if there is none."""
     if isinstance(obj, types.ModuleType):
         if not hasattr(obj, "plugin"):
-            raise PluginError(f"{where} defines no module-level `plugin = Plugin(...)`")
+            raise _NoPlugin("the module defines no module-level `plugin = Plugin(...)`")
         obj = obj.plugin
     if not isinstance(obj, Plugin):
-        raise PluginError(f"{where}: `plugin` is a {type(obj).__name__}, not a botkit Plugin")
+        raise _NoPlugin(f"`plugin` is a {type(obj).__name__}, not a botkit Plugin")
     return obj
+
+
+def _failure(error: BaseException) -> str:
+    """The reason text for a candidate that could not be loaded."""
+    if isinstance(error, _NoPlugin):
+        return error.message
+    if isinstance(error, PluginError):  # e.g. a bad cron text, raised by the decorator
+        return f"failed to import: {' '.join(error.message.split())}"
+    return f"failed to import: {_one_line(error)}"
 
 
 def _from_paths(paths: typing.Iterable[pathlib.Path]) -> list[LoadedPlugin]:
@@ -143,15 +156,10 @@ def _from_paths(paths: typing.Iterable[pathlib.Path]) -> list[LoadedPlugin]:
                 module_name = f"{_PACKAGE}.{safe}_{n}"
             used.add(module_name)
             try:
-                module = load_module(module_name, file)
-                plugin = _plugin_of(module, source)
-            except PluginError as error:
-                results.append(LoadedPlugin(stem, None, source, False, error.message))
-                continue
+                plugin = _plugin_of(load_module(module_name, file))
             except (Exception, SystemExit) as error:
                 # A plugin's import may fail any way at all; it must not stop the others.
-                reason = f"failed to import: {_one_line(error)}"
-                results.append(LoadedPlugin(stem, None, source, False, reason))
+                results.append(LoadedPlugin(stem, None, source, False, _failure(error)))
                 continue
             results.append(LoadedPlugin(plugin.name, plugin, source))
     return results
@@ -163,13 +171,9 @@ def _from_entry_points() -> list[LoadedPlugin]:
     for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         source = f"entry point {entry_point.name} = {entry_point.value}"
         try:
-            plugin = _plugin_of(entry_point.load(), source)
-        except PluginError as error:
-            results.append(LoadedPlugin(entry_point.name, None, source, False, error.message))
-            continue
+            plugin = _plugin_of(entry_point.load())
         except (Exception, SystemExit) as error:
-            reason = f"failed to import: {_one_line(error)}"
-            results.append(LoadedPlugin(entry_point.name, None, source, False, reason))
+            results.append(LoadedPlugin(entry_point.name, None, source, False, _failure(error)))
             continue
         results.append(LoadedPlugin(plugin.name, plugin, source))
     return results

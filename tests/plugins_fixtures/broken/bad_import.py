@@ -1,0 +1,1 @@
+import botkit_no_such_module_x  # noqa: F401

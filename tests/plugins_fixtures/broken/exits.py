@@ -1,0 +1,3 @@
+import sys
+
+sys.exit("plugins must not exit the daemon")

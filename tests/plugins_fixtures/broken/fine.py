@@ -1,0 +1,3 @@
+from botkit._plugin import Plugin
+
+plugin = Plugin("fine")
