@@ -403,13 +403,19 @@ class AuditLog:
 # --- reading and verifying -----------------------------------------------------------------
 
 
-def _lines(path: pathlib.Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, raw line with newline if any), under a shared lock when possible."""
+@contextlib.contextmanager
+def _shared_lock(path: pathlib.Path) -> Iterator[None]:
+    """Hold off writers while reading, so no append is seen half done (line without head)."""
     with contextlib.ExitStack() as stack:
         # A read-only state dir (e.g. a copy being inspected): read without the lock.
         with contextlib.suppress(OSError):
             stack.enter_context(_locked(path, fcntl.LOCK_SH))
-        handle = stack.enter_context(path.open("rb"))
+        yield
+
+
+def _lines(path: pathlib.Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, raw line with its newline if it has one)."""
+    with path.open("rb") as handle:
         yield from enumerate(handle, 1)
 
 
@@ -460,6 +466,11 @@ def verify(path: pathlib.Path) -> VerifyResult:
     with no head is an empty, intact log. Reads the file once, streaming; holds a shared lock
     so that a concurrent append is never seen half written.
     """
+    with _shared_lock(path):
+        return _verify(path)
+
+
+def _verify(path: pathlib.Path) -> VerifyResult:
     records = 0
     seq, digest, prev = 0, GENESIS_HASH, ""
     number = 0
@@ -545,6 +556,13 @@ def read(
     """
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=datetime.UTC)
+    with _shared_lock(path):
+        return _read(path, since, event)
+
+
+def _read(
+    path: pathlib.Path, since: datetime.datetime | None, event: str | None
+) -> list[dict[str, typing.Any]]:
     result: list[dict[str, typing.Any]] = []
     try:
         for number, raw in _lines(path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime
 import errno
+import fcntl
 import hashlib
 import json
 import os
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import botkit._audit as audit_module
 from botkit._audit import (
     GENESIS_HASH,
     AuditLog,
@@ -222,6 +224,31 @@ def test_two_processes_append_one_chain(log_path: pathlib.Path) -> None:
     for writer in ("a", "b"):
         mine = [r["details"]["n"] for r in records if r["details"]["writer"] == writer]
         assert mine == list(range(per_process))
+
+
+def test_verify_holds_off_writers_until_it_has_read_the_head(
+    log: AuditLog, log_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Otherwise an append between reading the lines and reading the head would look like
+    # records removed from the end.
+    make_log(log, 2)
+    real_parse_head = audit_module._parse_head
+    attempts: list[bool] = []
+
+    def parse_head(path: pathlib.Path) -> tuple[int, str]:
+        fd = os.open(lock_path(log_path), os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            attempts.append(True)
+        except BlockingIOError:
+            attempts.append(False)
+        finally:
+            os.close(fd)
+        return real_parse_head(path)
+
+    monkeypatch.setattr(audit_module, "_parse_head", parse_head)
+    assert verify(log_path).ok
+    assert attempts == [False]
 
 
 async def test_concurrent_tasks_append_one_chain(log: AuditLog, log_path: pathlib.Path) -> None:
