@@ -558,6 +558,27 @@ def test_read_only_directory_fails_closed(log: AuditLog, log_path: pathlib.Path)
     assert log_path.read_bytes() == before
 
 
+def test_permission_denied_fails_closed(
+    log: AuditLog, log_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The read-only case as root sees it too (root writes through a 0400 mode).
+    make_log(log, 2)
+    before = log_path.read_bytes()
+    real_open = os.open
+
+    def deny(path: typing.Any, flags: int, mode: int = 0o777) -> int:
+        if pathlib.Path(path) == log_path and flags & (os.O_WRONLY | os.O_RDWR):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+        return real_open(path, flags, mode)
+
+    monkeypatch.setattr(os, "open", deny)
+    with pytest.raises(AuditError, match=r"cannot write the audit log .*: Permission denied"):
+        log.record_sync(Events.TOKEN_REMOVED, name="x")
+    monkeypatch.undo()
+    assert log_path.read_bytes() == before
+    assert verify(log_path).ok
+
+
 def test_disk_full_leaves_the_log_unchanged(
     log: AuditLog, log_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
