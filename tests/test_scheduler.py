@@ -533,3 +533,35 @@ async def test_stop_now_cancels_at_once_without_hooks(db: StateDB) -> None:
     assert (await db.last_run("p.stuck")).outcome == "cancelled"  # type: ignore[union-attr]
     assert stopped == []
     await scheduler.shutdown()  # a second stop is a no-op
+
+
+async def test_overlapping_run_is_skipped_and_recorded(db: StateDB) -> None:
+    plugin = Plugin("p")
+    release = asyncio.Event()
+
+    @plugin.job(interval="0.05s", max_instances=1)
+    async def long(ctx: Context[typing.Any]) -> None:
+        await release.wait()
+
+    scheduler = make_scheduler(db, plugin)
+    await scheduler.start()
+    try:
+        runs = await wait_for_runs(db, "p.long", 1)
+    finally:
+        release.set()
+        await scheduler.shutdown(1)
+    assert runs[0].outcome == "skipped" and runs[0].error == "previous run still going"
+    assert runs[0].scheduled_time is not None
+
+
+async def test_context_factory_failure_is_a_recorded_error(db: StateDB) -> None:
+    plugin = Plugin("p")
+    plugin.job(interval="1h", name="tick")(lambda ctx: None)
+
+    def broken_factory(*args: typing.Any) -> Context[typing.Any]:
+        raise KeyError("no session")
+
+    scheduler = Scheduler(SchedulerConfig(), db, broken_factory)
+    scheduler.add_plugin_jobs([LoadedPlugin("p", plugin, "t")])
+    result = await scheduler.run_now("p.tick", check=False)
+    assert (result.outcome, result.error) == ("error", "KeyError: 'no session'")
