@@ -740,3 +740,16 @@ async def test_paginate_yields_every_item_once(n: int, with_total: bool) -> None
         ]
     assert items == app.items
     assert all(count == 100 for count, _ in app.calls)
+
+
+async def test_from_settings_uses_server_section() -> None:
+    from botkit._config import Settings
+
+    settings = Settings.model_validate(
+        {"server": {"url": "http://127.0.0.1:9/", "user_agent": "botkit/custom", "timeout": 5}}
+    )
+    async with Session.from_settings(settings, credentials=CREDS) as s:
+        assert s.base_url == "http://127.0.0.1:9"
+        assert s._core.client.headers["user-agent"] == "botkit/custom"
+        assert s._core.client.timeout.read == 5.0
+        assert s.credentials is CREDS
