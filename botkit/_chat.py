@@ -66,7 +66,7 @@ class Chat:
             try:
                 answer = await session.post("chat.sendMessage", body, idempotent=False)
             except (ServerUnreachable, ServerError) as error:
-                if isinstance(error, ServerUnreachable) and not getattr(error, "ambiguous", True):
+                if isinstance(error, ServerUnreachable) and not error.ambiguous:
                     raise  # never connected (the session already retried): nothing was sent
                 failure: Exception = error
             except ApiError as error:

@@ -74,6 +74,8 @@ class ServerConfig(_Section):
     user_agent: str = f"botkit/{__version__}"
     max_connections: int = Field(default=10, ge=1, le=1000)
     max_rate_limit_wait: Seconds = 61.0
+    # The connection layer under the httpx API; bench/RESULTS.md says why aiohttp is default.
+    transport: typing.Literal["aiohttp", "httpx"] = "aiohttp"
 
     @property
     def base_url(self) -> str:
@@ -122,6 +124,8 @@ class TokensConfig(_Section):
     bypass_two_factor: bool = False
     admin_user: str | None = None
     max_tokens: int = Field(default=5, ge=1)
+    check_interval: Duration = datetime.timedelta(hours=1)
+    audit_interval: Duration = datetime.timedelta(days=1)
 
 
 class SchedulerConfig(_Section):

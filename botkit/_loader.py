@@ -19,7 +19,7 @@ from loguru import logger
 from pydantic import BaseModel
 
 from botkit._config import PluginsConfig
-from botkit._plugin import JobSpec, Plugin, SettingsInvalid
+from botkit._plugin import JobSpec, Plugin, SettingsInvalid, make_job_spec
 from botkit.errors import PluginError
 
 __all__ = ["ENTRY_POINT_GROUP", "LoadedPlugin", "discover_plugins", "load_module"]
@@ -28,6 +28,9 @@ ENTRY_POINT_GROUP = "botkit.plugins"
 _PACKAGE = "botkit_plugins"
 
 NOT_ENABLED = "not in [plugins] enabled"
+#: `[plugins.<name>.schedule]`: per-job trigger overrides, e.g. `morning = { cron = "0 8 * * *" }`.
+SCHEDULE_KEY = "schedule"
+_TRIGGER_KEYS = ("cron", "interval", "at")
 
 
 @dataclasses.dataclass
@@ -49,11 +52,14 @@ class LoadedPlugin:
     enabled: bool = True
     reason: str | None = None
     settings: BaseModel | None = None
+    schedule: dict[str, JobSpec] = dataclasses.field(default_factory=dict)
 
     @property
     def jobs(self) -> list[JobSpec]:
-        """The plugin's jobs (empty if it failed to load)."""
-        return self.plugin.jobs if self.plugin is not None else []
+        """The plugin's jobs, with `[plugins.<name>.schedule]` overrides applied."""
+        if self.plugin is None:
+            return []
+        return [self.schedule.get(spec.function, spec) for spec in self.plugin.jobs]
 
     def disable(self, reason: str) -> None:
         """Mark the plugin disabled with a reason, and log it once."""
@@ -62,6 +68,38 @@ class LoadedPlugin:
         logger.bind(plugin=self.name).warning(
             "plugin {} disabled: {} ({})", self.name, reason, self.source
         )
+
+
+def _schedule_overrides(plugin: Plugin, table: typing.Any) -> dict[str, JobSpec]:
+    """Jobs re-scheduled from configuration: same function and options, new trigger.
+
+    Lets an operator move a job (or the demo speed one up) without editing the plugin.
+    """
+    if table is None:
+        return {}
+    if not isinstance(table, dict):
+        raise PluginError(f"[plugins.{plugin.name}.schedule] must be a table of jobs")
+    specs = {spec.function: spec for spec in plugin.jobs}
+    overrides: dict[str, JobSpec] = {}
+    for function, trigger in table.items():
+        spec = specs.get(function)
+        if spec is None:
+            known = ", ".join(sorted(specs)) or "none"
+            raise PluginError(f"no job {function!r} in plugin {plugin.name} (jobs: {known})")
+        if isinstance(trigger, str):
+            trigger = {"cron": trigger}
+        if not isinstance(trigger, dict) or set(trigger) - set(_TRIGGER_KEYS):
+            raise PluginError(
+                f"{function}: give a cron text or a table with one of cron, interval, at"
+            )
+        overrides[function] = make_job_spec(
+            plugin.name, function, spec.func,
+            cron=trigger.get("cron"), interval=trigger.get("interval"), at=trigger.get("at"),
+            misfire_grace=spec.misfire_grace, coalesce=spec.coalesce,
+            max_instances=spec.max_instances,
+            jitter=spec.jitter if "at" not in trigger else None, timeout=spec.timeout,
+        )
+    return overrides
 
 
 def _one_line(error: BaseException) -> str:
@@ -202,8 +240,14 @@ def discover_plugins(settings: PluginsConfig) -> list[LoadedPlugin]:
         if settings.enabled is not None and loaded.name not in settings.enabled:
             loaded.enabled, loaded.reason = False, NOT_ENABLED
             continue
+        raw = settings.settings_for(loaded.name)
         try:
-            loaded.settings = loaded.plugin.validate_settings(settings.settings_for(loaded.name))
+            loaded.schedule = _schedule_overrides(loaded.plugin, raw.pop(SCHEDULE_KEY, None))
+        except PluginError as error:
+            loaded.disable(f"schedule: {error}")
+            continue
+        try:
+            loaded.settings = loaded.plugin.validate_settings(raw)
         except SettingsInvalid as error:
             loaded.disable(f"settings: {error.plugin}.{error.field}: {error.problem}")
         except Exception as error:

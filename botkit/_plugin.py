@@ -399,3 +399,36 @@ class Plugin:
             return model.model_validate(data)
         except ValidationError as error:
             raise SettingsInvalid(self.name, *describe_settings_error(error)) from None
+
+
+def cron_fire_times(
+    cron: str,
+    after: datetime.datetime,
+    until: datetime.datetime,
+    *,
+    timezone: str = "UTC",
+    limit: int = 1000,
+) -> list[datetime.datetime]:
+    """The fire times of a standard crontab text in (after, until], oldest first.
+
+    For plugins that keep their own schedules in settings (see `plugins/reminders.py`).
+
+    Raises:
+        ValueError: the cron text or the zone is not valid.
+    """
+    try:
+        zone = zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {timezone!r}") from None
+    trigger = CronTrigger(**_cron_fields(" ".join(cron.split())), timezone=zone)
+    times: list[datetime.datetime] = []
+    previous: datetime.datetime | None = None
+    moment = after + datetime.timedelta(microseconds=1)
+    while len(times) < limit:
+        fire = trigger.get_next_fire_time(previous, moment)
+        if fire is None or fire > until:
+            break
+        if fire > after:
+            times.append(fire)
+        previous, moment = fire, fire + datetime.timedelta(seconds=1)
+    return times

@@ -339,6 +339,11 @@ class Scheduler:
         """Cancel every running job at once (recorded "cancelled"); no on_stop hooks."""
         await self._stop(0, hooks=False)
 
+    def cancel_running(self) -> None:
+        """Cancel every running job now (a second SIGTERM); they record "cancelled"."""
+        for task in list(self._tasks):
+            task.cancel()
+
     async def _stop(self, drain: float | datetime.timedelta | None, *, hooks: bool) -> None:
         if self._stopping:
             return

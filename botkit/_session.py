@@ -100,6 +100,15 @@ class RequestStats:
     rate_limit_waits: int = 0
 
 
+class _Inherit:
+    """Marker: a view uses its parent's second-factor provider."""
+
+    __slots__ = ()
+
+
+INHERIT = _Inherit()
+
+
 class _Auth:
     """The credentials a set of views send; `set_credentials` swaps them for all at once."""
 
@@ -223,20 +232,43 @@ class Session:
         )
         self._init_view(core, auth, CORE, owner=True)
 
-    def _init_view(self, core: _Core, auth: _Auth, plugin: str, *, owner: bool) -> None:
+    def _init_view(
+        self,
+        core: _Core,
+        auth: _Auth,
+        plugin: str,
+        *,
+        owner: bool,
+        second_factor: SecondFactorProvider | _Inherit | None = INHERIT,
+    ) -> None:
         self._core = core
         self._auth = auth
         self._plugin = plugin
         self._owner = owner
+        self._second_factor = second_factor
         stats = core.stats.get(plugin)
         if stats is None:
             stats = core.stats[plugin] = RequestStats()
         self._stats = stats
 
-    def _view(self, auth: _Auth, plugin: str) -> Session:
+    def _view(
+        self,
+        auth: _Auth,
+        plugin: str,
+        second_factor: SecondFactorProvider | _Inherit | None = INHERIT,
+    ) -> Session:
         view = object.__new__(Session)
-        view._init_view(self._core, auth, plugin, owner=False)
+        if isinstance(second_factor, _Inherit):
+            second_factor = self._second_factor
+        view._init_view(self._core, auth, plugin, owner=False, second_factor=second_factor)
         return view
+
+    @property
+    def second_factor(self) -> SecondFactorProvider | None:
+        """The provider that answers this view's 2FA challenges."""
+        if isinstance(self._second_factor, _Inherit):
+            return self._core.second_factor
+        return self._second_factor
 
     @classmethod
     def from_settings(
@@ -249,7 +281,6 @@ class Session:
     ) -> Session:
         """A session configured from `[server]`."""
         server = settings.server
-        transport = getattr(server, "transport", None)
         return cls(
             base_url=server.base_url,
             user_agent=server.user_agent,
@@ -260,7 +291,7 @@ class Session:
             second_factor=second_factor,
             audit=audit,
             max_rate_limit_wait=server.max_rate_limit_wait,
-            transport=transport if isinstance(transport, str) else None,
+            transport=server.transport,
         )
 
     def __repr__(self) -> str:
@@ -296,9 +327,18 @@ class Session:
         """The counter key of this view."""
         return self._plugin
 
-    def with_credentials(self, credentials: Credentials | None) -> Session:
-        """A view sending other credentials over the same client (bootstrap, rotation)."""
-        return self._view(_Auth(credentials), self._plugin)
+    def with_credentials(
+        self,
+        credentials: Credentials | None,
+        *,
+        second_factor: SecondFactorProvider | _Inherit | None = INHERIT,
+    ) -> Session:
+        """A view sending other credentials over the same client (bootstrap, rotation).
+
+        `second_factor` replaces the session's provider for this view only (bootstrap
+        answers with a prompt; the daemon's own session never prompts).
+        """
+        return self._view(_Auth(credentials), self._plugin, second_factor)
 
     def set_credentials(self, credentials: Credentials | None) -> None:
         """Switch this session and every plugin view of it to new credentials, at once."""
@@ -584,13 +624,12 @@ class Session:
     ) -> ServerUnreachable:
         kind = "timed out" if isinstance(error, httpx.TimeoutException) else "failed"
         what = "the connection" if not sent else "the request (it may have reached the server)"
-        unreachable = ServerUnreachable(
+        return ServerUnreachable(
             f"{endpoint}: {what} to {self._core.base_url} {kind}: {type(error).__name__}",
             hint="check [server] url, the network, and that Rocket.Chat is running",
+            endpoint=endpoint,
+            ambiguous=sent,
         )
-        unreachable.endpoint = endpoint  # type: ignore[attr-defined]
-        unreachable.ambiguous = sent  # type: ignore[attr-defined]
-        return unreachable
 
     async def _rejected(self, endpoint: str) -> None:
         auth = self._auth
@@ -673,7 +712,7 @@ class _Challenge:
             return None
         if self.attempts == 0:
             self.session._stats.two_factor_challenges += 1
-        provider = core.second_factor
+        provider = self.session.second_factor
         if provider is None:
             await self.report("no-provider")
             return None

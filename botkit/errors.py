@@ -109,7 +109,25 @@ class TokenStoreError(AuthError):
 
 
 class ServerUnreachable(BotkitError):
-    """The server could not be reached (connection refused, DNS, timeout)."""
+    """The server could not be reached (connection refused, DNS, timeout).
+
+    Args:
+        endpoint: the REST endpoint being called.
+        ambiguous: True if the request may have reached the server (the connection broke
+            after it was sent): a non-idempotent call must be checked, not re-sent.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        endpoint: str | None = None,
+        ambiguous: bool = False,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.endpoint = endpoint
+        self.ambiguous = ambiguous
 
 
 class BadResponse(BotkitError):

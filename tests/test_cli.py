@@ -24,11 +24,27 @@ def test_help_lists_every_registered_command(runner: CliRunner) -> None:
         assert name in result.output
 
 
-def test_every_registered_command_loads(runner: CliRunner) -> None:
+def _leaf_commands() -> list[list[str]]:
+    """Every runnable command path, e.g. ["token", "rotate"]."""
+    paths: list[list[str]] = []
+    root_ctx = click.Context(cli)
     for name in COMMANDS:
-        result = runner.invoke(cli, [name, "--help"])
-        assert result.exit_code == 0, (name, result.output)
-        assert "--config" in result.output
+        command = cli.get_command(root_ctx, name)
+        assert command is not None, name
+        if isinstance(command, click.Group):
+            paths.extend([name, sub] for sub in command.list_commands(root_ctx))
+        else:
+            paths.append([name])
+    return paths
+
+
+def test_every_command_loads_and_takes_config(runner: CliRunner) -> None:
+    """Design section 1: every command takes --config (and --debug)."""
+    for path in _leaf_commands():
+        result = runner.invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "--config" in result.output, path
+        assert "--debug" in result.output, path
 
 
 def test_python_dash_m_works() -> None:

@@ -22,6 +22,14 @@ __all__ = ["cli", "main"]
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("botkit._cli._config_cmds:init_cmd", "Write a commented botkit.toml here."),
     "config": ("botkit._cli._config_cmds:config_cmd", "Show the effective configuration."),
+    "bootstrap": ("botkit._cli._auth_cmds:bootstrap_cmd", "Log in once, create and store a token."),
+    "whoami": ("botkit._cli._auth_cmds:whoami_cmd", "Check the stored token against the server."),
+    "token": ("botkit._cli._token_cmds:token", "List, rotate, audit or revoke tokens."),
+    "audit": ("botkit._cli._audit_cmds:audit", "Show or verify the audit log."),
+    "run": ("botkit._cli._runtime_cmds:run_cmd", "Run the daemon: plugins and their jobs."),
+    "status": ("botkit._cli._runtime_cmds:status_cmd", "What the daemon is doing."),
+    "jobs": ("botkit._cli._runtime_cmds:jobs", "List jobs, or run one now."),
+    "plugins": ("botkit._cli._runtime_cmds:plugins", "List discovered plugins."),
 }
 
 

@@ -1,0 +1,209 @@
+"""`botkit token list | rotate | audit | revoke`."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import typing
+
+import click
+
+from botkit._cli._common import CLIState, common_options, json_option, pass_state, run_async
+
+if typing.TYPE_CHECKING:
+    from botkit._config import Settings
+    from botkit._twofactor import SecondFactorProvider
+
+__all__ = ["token"]
+
+
+def _provider(settings: Settings) -> SecondFactorProvider:
+    """TOTP from the config if there is a secret, else ask the person at the terminal."""
+    from botkit._prompt import TerminalPrompter
+    from botkit._twofactor import ChainProvider, PromptProvider, TotpProvider
+
+    prompter = TerminalPrompter()
+
+    async def ask(method: str, details: dict[str, typing.Any]) -> str:
+        if method == "email":
+            target = details.get("emailOrUsername") or "the user"
+            prompter.say(f"A 6-digit code was emailed to {target}'s verified address.")
+            return await prompter.ask("Email code (or type 'resend')", secret=True)
+        return await prompter.ask("Code from your authenticator app", secret=True)
+
+    providers: list[SecondFactorProvider] = []
+    if settings.auth.totp_secret is not None:
+        providers.append(TotpProvider(settings.auth.totp_secret))
+    providers.append(PromptProvider(ask))
+    return ChainProvider(providers)
+
+
+@click.group("token")
+def token() -> None:
+    """Inspect, rotate, audit and revoke botkit's personal access tokens."""
+
+
+@token.command("list")
+@common_options
+@json_option
+@pass_state
+def list_cmd(state: CLIState, as_json: bool) -> None:
+    """The server's tokens for this user beside the local slots."""
+    rows, _ = _inventory(state)
+    if as_json:
+        click.echo(json.dumps([row.as_json() for row in rows], indent=2))
+        return
+    click.echo(f"{'NAME':<34} {'LAST':<8} {'CREATED (UTC)':<17} {'SERVER':<7} {'SLOT':<9} BYPASS")
+    for row in rows:
+        created = row.created_at.strftime("%Y-%m-%d %H:%M") if row.created_at else "-"
+        click.echo(
+            f"{row.name:<34} {row.last_chars:<8} {created:<17} "
+            f"{'yes' if row.on_server else 'no':<7} {row.slot or '-':<9} "
+            f"{'yes' if row.bypass_two_factor else 'no'}"
+        )
+
+
+def _inventory(state: CLIState) -> tuple[list[typing.Any], typing.Any]:
+    from botkit._inventory import inventory
+    from botkit._rotation import list_server_tokens
+    from botkit._services import load_auth, open_audit, open_session
+
+    settings = state.settings
+    auth = load_auth(settings)
+
+    async def main() -> list[typing.Any]:
+        async with open_session(settings, auth.credentials, audit=open_audit(settings)) as s:
+            server = await list_server_tokens(s)
+        return inventory(auth.record, server, settings.tokens.name_prefix)
+
+    return run_async(main()), auth
+
+
+@token.command("audit")
+@click.option("--fix", is_flag=True, help="Remove orphaned tokens that botkit created.")
+@common_options
+@json_option
+@pass_state
+def audit_cmd(state: CLIState, fix: bool, as_json: bool) -> None:
+    """Judge the server's tokens against policy; exit 1 if anything is flagged."""
+    from botkit._inventory import audit_tokens
+
+    settings = state.settings
+    rows, _auth = _inventory(state)
+    findings = audit_tokens(rows, settings.tokens, datetime.datetime.now(datetime.UTC))
+    fixed: list[str] = []
+    if fix and any(f.fixable for f in findings):
+        fixed = _remove_orphans(state, [f.token for f in findings if f.fixable and f.token])
+        findings = [f for f in findings if not (f.fixable and f.token in fixed)]
+    _record_findings(state, findings, fixed)
+    if as_json:
+        click.echo(json.dumps(
+            {"findings": [f.as_json() for f in findings], "fixed": fixed}, indent=2
+        ))
+    else:
+        for name in fixed:
+            click.echo(f"removed orphan {name}")
+        for finding in findings:
+            click.echo(f"{finding.kind}: {finding.message}")
+        if not findings:
+            click.echo(f"no findings: {sum(r.on_server for r in rows)} token(s) checked")
+    if findings:
+        raise SystemExit(1)
+
+
+def _remove_orphans(state: CLIState, names: list[str]) -> list[str]:
+    from botkit._services import load_auth, open_audit, open_session
+
+    settings = state.settings
+    auth = load_auth(settings)
+    audit = open_audit(settings)
+
+    async def main() -> list[str]:
+        removed: list[str] = []
+        async with open_session(settings, auth.credentials, audit=audit,
+                                second_factor=_provider(settings)) as session:
+            for name in names:
+                await audit.record("token.removed", token=name, where="server",
+                                   reason="orphan removed by token audit --fix")
+                await session.post("users.removePersonalAccessToken", json={"tokenName": name})
+                removed.append(name)
+        return removed
+
+    return run_async(main())
+
+
+def _record_findings(state: CLIState, findings: list[typing.Any], fixed: list[str]) -> None:
+    from botkit._services import open_audit
+
+    audit = open_audit(state.settings)
+    run_async(audit.record(
+        "audit.findings", count=len(findings), kinds=sorted({f.kind for f in findings}),
+        fixed=fixed,
+    ))
+
+
+@token.command("rotate")
+@common_options
+@pass_state
+def rotate_cmd(state: CLIState) -> None:
+    """Replace the current token now, make-before-break."""
+    from botkit._rotation import rotate
+    from botkit._services import open_audit, open_session
+    from botkit._tokens import open_token_store
+
+    settings = state.settings
+
+    async def main() -> None:
+        from botkit._services import load_auth
+
+        auth = load_auth(settings)
+        audit = open_audit(settings)
+        store = open_token_store(settings)
+        provider = _provider(settings)
+        async with open_session(settings, auth.credentials, audit=audit,
+                                second_factor=provider) as session:
+            result = await rotate(settings, session, store, audit, provider)
+        click.echo(f"rotated: {result.old_name} -> {result.new_name} (...{result.new_last_chars})")
+
+    run_async(main())
+
+
+@token.command("revoke")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@common_options
+@pass_state
+def revoke_cmd(state: CLIState, yes: bool) -> None:
+    """Remove the current token on the server and locally."""
+    from botkit._services import load_auth, open_audit, open_session
+    from botkit._tokens import open_token_store
+    from botkit.errors import AuthError, Unauthorized
+
+    settings = state.settings
+    auth = load_auth(settings)
+    if auth.read_only:
+        raise AuthError("an injected token cannot be revoked by botkit",
+                        hint="revoke it in Rocket.Chat (My Account > Personal Access Tokens)")
+    slot = auth.record.current
+    assert slot is not None
+    if not yes and not click.confirm(
+        f"Revoke token {slot.name} (...{slot.last_chars})? botkit will need a new bootstrap",
+        err=True,
+    ):
+        raise SystemExit(1)
+    audit = open_audit(settings)
+
+    async def main() -> None:
+        await audit.record("token.removed", token=slot.name, last=slot.last_chars,
+                           where="server", reason="revoked by the user")
+        async with open_session(settings, auth.credentials, audit=audit) as session:
+            # A logout made with a PAT deletes that PAT (behaviour document 4.2), and unlike
+            # users.removePersonalAccessToken it needs no 2FA code. A 401: already gone.
+            with contextlib.suppress(Unauthorized):
+                await session.post("logout")
+        store = open_token_store(settings)
+        store.save(auth.record.without_current())
+
+    run_async(main())
+    click.echo(f"revoked token {slot.name} (...{slot.last_chars}); run `botkit bootstrap` to "
+               "get a new one")
