@@ -47,6 +47,16 @@ class SecondFactorProvider(typing.Protocol):
         ...
 
 
+class _TOTP(pyotp.TOTP):
+    """pyotp's TOTP without its 112-bit floor: the secret is the server's, not ours.
+
+    pyotp 2.12.1 refuses shorter secrets, but Rocket.Chat accepts any length
+    (speakeasy), and a user must be able to configure the secret they have.
+    """
+
+    min_secret_length_bits = 0
+
+
 class TotpProvider:
     """TOTP codes from a base32 secret (RFC 6238, 30 s steps, 6 digits: section 3.6)."""
 
@@ -55,7 +65,7 @@ class TotpProvider:
 
     def __init__(self, secret: SecretStr, clock: Callable[[], float] = time.time) -> None:
         register_secret(secret.get_secret_value())
-        self._totp = pyotp.TOTP(secret.get_secret_value())
+        self._totp = _TOTP(secret.get_secret_value())
         self._clock = clock
 
     def __repr__(self) -> str:
