@@ -169,6 +169,34 @@ def rotate_cmd(state: CLIState) -> None:
     run_async(main())
 
 
+@token.command("reconcile")
+@common_options
+@pass_state
+def reconcile_cmd(state: CLIState) -> None:
+    """Finish or undo an interrupted rotation now (the daemon does this at every start)."""
+    from botkit._rotation import reconcile
+    from botkit._services import load_auth, open_audit, open_session
+    from botkit._tokens import open_token_store
+
+    settings = state.settings
+
+    async def main() -> list[str]:
+        auth = load_auth(settings)
+        audit = open_audit(settings)
+        provider = _provider(settings)
+        async with open_session(settings, auth.credentials, audit=audit,
+                                second_factor=provider) as session:
+            _, actions = await reconcile(settings, session, open_token_store(settings),
+                                         audit, provider)
+        return actions
+
+    actions = run_async(main())
+    for action in actions:
+        click.echo(action)
+    if not actions:
+        click.echo("nothing to reconcile")
+
+
 @token.command("revoke")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @common_options

@@ -230,7 +230,10 @@ class _Api:
             else:
                 status, body = _run_pipeline(ctx, route)
                 payload = _json_bytes(body)
-            drop = fake.faults.take(_faults.DROP, route_name) if route is not None else None
+            # Only a handler that succeeded has committed anything: a 2FA challenge, a rate
+            # limit or a validation error passes through, and the fault waits for a success.
+            committed = route is not None and status == 200
+            drop = fake.faults.take(_faults.DROP, route_name) if committed else None
             fake.request_log.append(
                 RequestLogEntry(
                     method=method,

@@ -46,6 +46,9 @@ class Faults:
     def drop_after_commit(self, route: str | None = None, *, times: int | None = 1) -> Fault:
         """Run the handler (its state change happens), then drop the connection unanswered.
 
+        Only a successful answer counts as committed: error answers (a 2FA challenge, a
+        rate limit) go through untouched and the fault waits for the next success.
+
         Over a socket the client sees `httpx.RemoteProtocolError`; in-process
         (`httpx.ASGITransport`, default `raise_app_exceptions=True`) the same exception type
         is raised from the transport.
