@@ -21,7 +21,7 @@ def discover() -> list[str]:
 def print_rows(rows: list[Row]) -> None:
     for row in rows:
         note = f"  {row.note}" if row.note else ""
-        print(f"{row.bench:<12} {row.name:<40} {row.value:>10.4f} {row.unit}{note}")
+        print(f"{row.bench:<12} {row.name:<60} {row.value:>10.4f} {row.unit}{note}")
 
 
 def main(argv: list[str]) -> int:
