@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import json
@@ -385,7 +386,7 @@ class Daemon:
     async def _write_status(
         self, session: Session, state_dir: pathlib.Path, *, running: bool
     ) -> None:
-        stats = {name: vars(counters).copy() for name, counters in session.stats.items()}
+        stats = {name: dataclasses.asdict(counters) for name, counters in session.stats.items()}
         status = {
             "pid": os.getpid(),
             "running": running,

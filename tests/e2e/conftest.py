@@ -62,12 +62,28 @@ class Cli:
             cwd=self.home, check=False,
         )
 
-    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-        """Start a command whose stdin the test writes to while it runs."""
+    def start(
+        self, *args: str, env: dict[str, str] | None = None, log: bool = False
+    ) -> subprocess.Popen[str]:
+        """Start a command whose stdin the test writes to while it runs.
+
+        With `log`, stdout and stderr go to `daemon.log` in the home folder (a long-running
+        daemon would otherwise block on a full pipe that nobody reads).
+        """
+        out: typing.Any = subprocess.PIPE
+        if log:
+            out = (self.home / "daemon.log").open("w")
         return subprocess.Popen(
-            self._command(args), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True, env={**self.env, **(env or {})}, cwd=self.home,
+            self._command(args), stdin=subprocess.PIPE, stdout=out,
+            stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True,
+            env={**self.env, **(env or {})}, cwd=self.home,
         )
+
+    @property
+    def log(self) -> str:
+        """What a daemon started with `log=True` has written so far."""
+        path = self.home / "daemon.log"
+        return path.read_text() if path.exists() else ""
 
 
 @pytest.fixture
