@@ -30,6 +30,7 @@ from botkit._audit import AuditLog
 from botkit._chat import Chat
 from botkit._config import Settings
 from botkit._context import ContextFactory
+from botkit._duration import format_duration
 from botkit._inventory import audit_tokens, inventory
 from botkit._loader import LoadedPlugin, discover_plugins
 from botkit._rotation import list_server_tokens, reconcile, rotate
@@ -145,7 +146,8 @@ class RotationPolicy:
         policy = self.settings.tokens
         unattended = self.provider is not None or current.bypass_two_factor
         if age >= policy.rotate_after and unattended:
-            logger.info("token {} is {} old: rotating", current.name, age)
+            logger.info("token {} is {} old: rotating", current.name,
+                        format_duration(datetime.timedelta(seconds=int(age.total_seconds()))))
             result = await rotate(self.settings, self.session, self.store, self.audit,
                                   self.provider, now=self.clock)
             logger.info("rotated to {} (...{})", result.new_name, result.new_last_chars)

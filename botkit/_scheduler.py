@@ -219,7 +219,7 @@ class Scheduler:
             if not loaded.enabled or loaded.plugin is None:
                 continue
             self._plugins.append(loaded)
-            for spec in loaded.plugin.jobs:
+            for spec in loaded.jobs:  # with [plugins.<name>.schedule] overrides
                 self._add(_Entry(spec, loaded))
 
     def add_system_job(

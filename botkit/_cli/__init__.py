@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("botkit._cli._runtime_cmds:status_cmd", "What the daemon is doing."),
     "jobs": ("botkit._cli._runtime_cmds:jobs", "List jobs, or run one now."),
     "plugins": ("botkit._cli._runtime_cmds:plugins", "List discovered plugins."),
+    "demo": ("botkit._cli._demo_cmd:demo_cmd", "The whole life cycle on an embedded fake."),
 }
 
 
