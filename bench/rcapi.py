@@ -92,10 +92,16 @@ async def _measure(
         for workload, clients in workloads.items():
             n = n_seq if workload == "sequential" else n_conc
             for _, measure in clients:  # warm-up: connections (all 16), imports
+                await asyncio.sleep(0.05)
                 await measure(max(CONCURRENCY, n // 10))
             for index in range(rounds):
                 shift = index % len(clients)
                 for name, measure in clients[shift:] + clients[:shift]:
+                    # The thread runners block this loop: let it see the connections the
+                    # server closed meanwhile (uvicorn's keep-alive timeout is 5 s), so
+                    # none is reused half-closed (a POST that may have been sent is
+                    # rightly not re-sent: ServerUnreachable).
+                    await asyncio.sleep(0.05)
                     wall, cpu = await measure(n)
                     per = (wall * 1000.0 / n, cpu * 1000.0 / n)
                     results.setdefault((workload, name), []).append(per)
