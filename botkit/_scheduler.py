@@ -401,8 +401,17 @@ class Scheduler:
 
     # -- running -----------------------------------------------------------------------
 
-    async def run_now(self, name: str, *, check: bool = True) -> RunResult:
+    async def run_now(
+        self,
+        name: str,
+        *,
+        check: bool = True,
+        scheduled_time: datetime.datetime | None = None,
+    ) -> RunResult:
         """Run a job once, now, in this process (`botkit jobs run NAME`).
+
+        `scheduled_time` is what the job sees as `ctx.scheduled_time` (tests of jobs that
+        depend on their due time pass one; a manual run has none).
 
         Raises:
             JobError: no such job, or (with `check`) the run did not end "ok".
@@ -411,7 +420,7 @@ class Scheduler:
         if entry is None:
             self.spec(name)  # raises JobError with the known names
             raise AssertionError("unreachable")
-        task = asyncio.get_running_loop().create_task(self._execute(entry, None))
+        task = asyncio.get_running_loop().create_task(self._execute(entry, scheduled_time))
         self._track(task)
         result = await task
         if check and not result.ok:

@@ -10,7 +10,9 @@ reminders = [
 ```
 
 Cron texts use standard crontab fields (minute hour day month weekday, 0 or 7 =
-Sunday). A reminder is posted at most once per due time, even across restarts.
+Sunday). A reminder is posted once per due time, even across restarts, and a
+due time more than `max_delay` (default 10 minutes) in the past is skipped: after a
+long outage nobody wants Friday's stand-up reminder on Saturday.
 """
 
 from __future__ import annotations
@@ -50,6 +52,12 @@ class Settings(BaseModel):
 
     reminders: list[Reminder] = []
     timezone: str = "UTC"
+    max_delay: datetime.timedelta = datetime.timedelta(minutes=10)
+
+    @field_validator("max_delay", mode="before")
+    @classmethod
+    def _delay(cls, value: object) -> object:
+        return parse_duration(value) if isinstance(value, str | int | float) else value
 
 
 plugin = Plugin(
@@ -81,6 +89,10 @@ async def tick(ctx: Context[Settings]) -> None:
         due = _due(reminder, datetime.datetime.fromisoformat(stored), now, ctx.settings.timezone)
         if due is None:
             continue
-        await ctx.chat.post(reminder.room, reminder.text)
+        if now - due > ctx.settings.max_delay:
+            ctx.log.warning("reminder for {} due at {} skipped: too late", reminder.room, due)
+        else:
+            # Post, then remember: a failed post is tried again on the next tick.
+            await ctx.chat.post(reminder.room, reminder.text)
+            ctx.log.info("reminder posted to {}", reminder.room)
         await ctx.store.set(key, due.isoformat())
-        ctx.log.info("reminder posted to {}", reminder.room)

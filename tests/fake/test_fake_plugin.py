@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import httpx
-import pytest
 
 from botkit.testing import RunningServer
-from botkit.testing.pytest_plugin import BotUser, run_job
+from botkit.testing.pytest_plugin import BotUser
 
 
 def test_rocketchat_fake_and_bot_user(rocketchat_fake: RunningServer, bot_user: BotUser) -> None:
@@ -24,11 +23,6 @@ def test_rocketchat_fake_and_bot_user(rocketchat_fake: RunningServer, bot_user: 
     messages = rocketchat_fake.fake.room_messages("general")
     assert [m["msg"] for m in messages] == ["hello"]
     assert rocketchat_fake.fake.request_log[-1].token_name == bot_user.token_name
-
-
-async def test_run_job_is_not_there_yet(rocketchat_fake: RunningServer, bot_user: BotUser) -> None:
-    with pytest.raises(NotImplementedError):
-        await run_job(rocketchat_fake, bot_user, "plugin", "job")
 
 
 def test_plugin_module_imports_nothing_heavy() -> None:
