@@ -11,7 +11,6 @@ before the request leaves are "connect" errors; everything after is a read error
 
 from __future__ import annotations
 
-import ssl
 import typing
 
 import aiohttp
@@ -19,6 +18,12 @@ import aiohttp
 from botkit._http import httpx
 
 __all__ = ["DEFAULT_TRANSPORT", "TRANSPORTS", "AiohttpTransport", "make_transport"]
+
+#: Seconds an idle pooled connection is kept. Below 5 s on purpose: Node's HTTP server
+#: (Rocket.Chat) and uvicorn close idle keep-alive connections after 5 s, and a POST sent
+#: on a connection the server is closing fails after it may have left: ambiguous, so
+#: botkit could not re-send it. Expiring first means a fresh connection instead.
+KEEPALIVE_SECONDS = 4.0
 
 TransportName = typing.Literal["aiohttp", "httpx"]
 TRANSPORTS: tuple[TransportName, ...] = ("aiohttp", "httpx")
@@ -34,13 +39,16 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, *, verify: bool = True, max_connections: int = 10) -> None:
-        self._ssl: ssl.SSLContext | bool = ssl.create_default_context() if verify else False
+        # True: aiohttp's own (cached) default context, instead of building one per session.
+        self._ssl = verify
         self._limit = max_connections
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         # Created lazily: an aiohttp session belongs to the running event loop.
-        connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._ssl)
+        connector = aiohttp.TCPConnector(
+            limit=self._limit, ssl=self._ssl, keepalive_timeout=KEEPALIVE_SECONDS
+        )
         self._session = aiohttp.ClientSession(
             connector=connector, auto_decompress=False, skip_auto_headers=("User-Agent",)
         )
@@ -108,7 +116,8 @@ def make_transport(
         return AiohttpTransport(verify=verify, max_connections=max_connections)
     if name == "httpx":
         limits = httpx.Limits(
-            max_connections=max_connections, max_keepalive_connections=max_connections
+            max_connections=max_connections, max_keepalive_connections=max_connections,
+            keepalive_expiry=KEEPALIVE_SECONDS,
         )
         return httpx.AsyncHTTPTransport(verify=verify, limits=limits)
     raise ValueError(f"unknown transport {name!r}; expected one of {', '.join(TRANSPORTS)}")

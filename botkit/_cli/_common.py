@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import pathlib
 import typing
@@ -67,6 +66,8 @@ def common_options(f: F) -> F:
 
 def run_async(coro: typing.Coroutine[typing.Any, typing.Any, T]) -> T:
     """Run one command's coroutine; errors propagate to the root group's handler."""
+    import asyncio  # here, not at the top: `botkit --help` never needs it (bench/startup.py)
+
     return asyncio.run(coro)
 
 
