@@ -178,9 +178,10 @@ class _Bootstrap:
 
     @staticmethod
     def _login_refused(error: LoginFailed) -> AuthError:
-        if not error.error_type and not error.details and error.error == "unauthorized":
-            # Servers from 8.0 answer every login failure this way, hiding 2FA challenges
-            # (behaviour document 2.3, >= 8.0.0 variant).
+        if error.error == "unauthorized" and not error.details:
+            # Servers from 8.0 answer every login failure with a bare lowercase
+            # "unauthorized", hiding 2FA challenges (behaviour document 2.3, >= 8.0.0);
+            # older ones say "Unauthorized" with a status and message beside it.
             return LoginFailed(
                 "the server refused the login without saying why", status=error.status,
                 hint="check the username and password; if the user has 2FA, this server "

@@ -3,12 +3,18 @@
 Design section 1: when stdin is not a terminal, each answer is one line of stdin, so
 `botkit bootstrap` can be scripted. Every answer is registered as a secret before it
 is returned, and reads run in a thread so the event loop never blocks on a keyboard.
+
+That thread is a daemon thread of its own, not the loop's default executor: on Ctrl-C
+`asyncio.run` cancels the waiting task and then joins the default executor, which would
+hang until the person pressed Enter. An abandoned daemon thread ends with the process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
+import threading
 import typing
 
 import click
@@ -31,6 +37,36 @@ class Prompter(typing.Protocol):
         ...
 
 
+T = typing.TypeVar("T")
+
+
+async def _in_daemon_thread(fn: typing.Callable[..., T], *args: typing.Any) -> T:
+    """Run a blocking call in a daemon thread; cancelling the await abandons it."""
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[T] = loop.create_future()
+
+    def settle(result: T | None, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(typing.cast(T, result))
+
+    def target() -> None:
+        try:
+            result = fn(*args)
+        except BaseException as error:  # handed to the awaiting task
+            with contextlib.suppress(RuntimeError):  # the loop may be closed by now
+                loop.call_soon_threadsafe(settle, None, error)
+            return
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(settle, result, None)
+
+    threading.Thread(target=target, name="botkit-prompt", daemon=True).start()
+    return await future
+
+
 class TerminalPrompter:
     """Prompts on a terminal, or reads one line per answer from piped stdin."""
 
@@ -44,7 +80,7 @@ class TerminalPrompter:
         return bool(isatty and isatty())
 
     async def ask(self, question: str, *, secret: bool) -> str:
-        answer = await asyncio.to_thread(self._ask_blocking, question, secret)
+        answer = await _in_daemon_thread(self._ask_blocking, question, secret)
         if secret:
             register_secret(answer)
         return answer

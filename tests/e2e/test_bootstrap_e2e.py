@@ -11,6 +11,7 @@ import datetime
 import json
 import stat
 import subprocess
+import typing
 
 import pyotp
 import pytest
@@ -243,3 +244,59 @@ def test_insecure_token_file_is_refused(cli: Cli, server: RunningServer) -> None
     result = cli.run("whoami")
     assert result.returncode == 3
     assert "chmod 600" in result.stderr
+
+
+def test_ctrl_c_at_a_prompt_leaves_nothing_behind(cli: Cli, server: RunningServer) -> None:
+    """Interrupted at the token's own 2FA prompt: no token file, no token, logged out."""
+    import signal
+
+    user = server.fake.add_user("bot", PASSWORD, email="bot@example.org", email2fa=True)
+    process = cli.start("bootstrap")
+    assert process.stdin is not None
+    process.stdin.write(f"{PASSWORD}\n")
+    process.stdin.flush()
+    wait_for(lambda: server.fake.outbox)
+    process.stdin.write(f"{server.fake.outbox[0].code}\n")
+    process.stdin.flush()
+    wait_for(lambda: len(server.fake.outbox) == 2)  # now waiting for the second code
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=20)
+    assert process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "botkit: interrupted"
+    assert not (cli.state / "token.json").exists()
+    assert user.pats() == []
+    assert [t for t in user.login_tokens if not t.is_pat] == []
+
+
+@pytest.fixture
+def server_v8() -> typing.Iterator[RunningServer]:
+    from botkit.testing import FakeRocketChat, serve
+
+    with serve(FakeRocketChat(version="8.0.0")) as running:
+        yield running
+
+
+def test_newer_server_hiding_2fa_suggests_the_token_path(
+    cli: Cli, server_v8: RunningServer
+) -> None:
+    server_v8.fake.add_user("bot", PASSWORD, totp_secret=pyotp.random_base32())
+    cli.server = server_v8
+    cli.write_config()
+    result = cli.run("bootstrap", input=f"{PASSWORD}\n")
+    assert result.returncode == 3
+    line = result.stderr.strip().splitlines()[-1]
+    assert "refused the login without saying why" in line
+    assert "botkit bootstrap --token" in line
+
+
+def test_html_answer_is_a_bad_response(cli: Cli, server: RunningServer) -> None:
+    server.fake.add_user("bot", PASSWORD)
+    server.fake.faults.server_error(
+        "login", status=200, body="<html><body>Welcome to our portal</body></html>"
+    )
+    result = cli.run("bootstrap", input=f"{PASSWORD}\n")
+    assert result.returncode == 4
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("botkit: error: ") and "not a JSON object" in line
+    assert "Welcome" not in result.stderr
+    assert PASSWORD not in result.stderr
