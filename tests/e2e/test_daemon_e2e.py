@@ -199,3 +199,27 @@ def _outcome_time(cli: Cli) -> datetime.datetime:
     return datetime.datetime.fromisoformat(job["last_run_at"])
 
 README_CHECK = textwrap.dedent("placeholder")
+
+
+def test_jobs_run_once_now_and_jobs_list(cli: Cli, server: RunningServer) -> None:
+    _bootstrap(cli, server)
+    (cli.home / "plugins" / "ticker.py").write_text(GOOD_PLUGIN)
+    (cli.home / "plugins" / "raiser.py").write_text(BAD_PLUGINS["raiser.py"])
+    ok = cli.run("jobs", "run", "ticker.tick")
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.startswith("ticker.tick: ok in ")
+    assert _texts(server) == ["tick 1"]
+    failed = cli.run("jobs", "run", "raiser.boom")
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines()[-1] == (
+        "botkit: error: job raiser.boom error: RuntimeError: this job always fails"
+    )
+    unknown = cli.run("jobs", "run", "nope.nothing")
+    assert unknown.returncode == 1 and "ticker.tick" in unknown.stderr  # names the known jobs
+    listing = cli.run("jobs", "list")
+    assert listing.returncode == 0
+    rows = {line.split()[0]: line for line in listing.stdout.splitlines()[1:]}
+    assert set(rows) == {"ticker.tick", "raiser.boom", "botkit.rotation", "botkit.token_audit"}
+    assert " ok " in rows["ticker.tick"] and " error " in rows["raiser.boom"]
+    plugins = cli.run("plugins", "list")
+    assert "ticker               enabled" in plugins.stdout
