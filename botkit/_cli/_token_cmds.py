@@ -13,15 +13,28 @@ from botkit._cli._common import CLIState, common_options, json_option, pass_stat
 
 if typing.TYPE_CHECKING:
     from botkit._config import Settings
+    from botkit._inventory import InventoryRow
+    from botkit._services import StoredAuth
     from botkit._twofactor import SecondFactorProvider
 
 __all__ = ["token"]
 
 
 def _provider(settings: Settings) -> SecondFactorProvider:
-    """TOTP from the config if there is a secret, else ask the person at the terminal."""
+    """TOTP from the config if there is a secret, else ask the person at the terminal.
+
+    A user without 2FA confirms token changes with the password (behaviour document
+    3.7): it is asked for only when the server names that method, and never stored.
+    """
+    from pydantic import SecretStr
+
     from botkit._prompt import TerminalPrompter
-    from botkit._twofactor import ChainProvider, PromptProvider, TotpProvider
+    from botkit._twofactor import (
+        ChainProvider,
+        PasswordFallbackProvider,
+        PromptProvider,
+        TotpProvider,
+    )
 
     prompter = TerminalPrompter()
 
@@ -32,10 +45,27 @@ def _provider(settings: Settings) -> SecondFactorProvider:
             return await prompter.ask("Email code (or type 'resend')", secret=True)
         return await prompter.ask("Code from your authenticator app", secret=True)
 
+    class PasswordPrompt:
+        async def code_for(
+            self, method: str, details: dict[str, typing.Any], *, attempt: int
+        ) -> str | None:
+            if method != "password":
+                return None
+            password = await prompter.ask(
+                f"Password of {settings.auth.username or 'the bot user'} (the server asks "
+                "for it to confirm the token change)", secret=True,
+            )
+            if not password:
+                return None
+            return await PasswordFallbackProvider(SecretStr(password)).code_for(
+                method, details, attempt=attempt
+            )
+
     providers: list[SecondFactorProvider] = []
     if settings.auth.totp_secret is not None:
         providers.append(TotpProvider(settings.auth.totp_secret))
     providers.append(PromptProvider(ask))
+    providers.append(PasswordPrompt())
     return ChainProvider(providers)
 
 
@@ -64,17 +94,31 @@ def list_cmd(state: CLIState, as_json: bool) -> None:
         )
 
 
-def _inventory(state: CLIState) -> tuple[list[typing.Any], typing.Any]:
+def _inventory(state: CLIState) -> tuple[list[InventoryRow], StoredAuth]:
+    """The inventory; Unauthorized (exit 3) naming the token if the server rejects it."""
     from botkit._inventory import inventory
     from botkit._rotation import list_server_tokens
     from botkit._services import load_auth, open_audit, open_session
+    from botkit.errors import Unauthorized
 
     settings = state.settings
     auth = load_auth(settings)
 
-    async def main() -> list[typing.Any]:
+    async def main() -> list[InventoryRow]:
         async with open_session(settings, auth.credentials, audit=open_audit(settings)) as s:
-            server = await list_server_tokens(s)
+            try:
+                server = await list_server_tokens(s)
+            except Unauthorized as error:
+                # The listing is made with the current token itself, so a 401 is the
+                # current-missing finding: nothing else can be judged without a token.
+                slot = auth.record.current
+                assert slot is not None
+                raise Unauthorized(
+                    f"the server rejected token {slot.name} (...{slot.last_chars}): it no "
+                    "longer exists on the server (revoked, deleted, or the user deactivated)",
+                    status=error.status,
+                    hint="run `botkit bootstrap` again to get a new one",
+                ) from None
         return inventory(auth.record, server, settings.tokens.name_prefix)
 
     return run_async(main()), auth
@@ -88,15 +132,25 @@ def _inventory(state: CLIState) -> tuple[list[typing.Any], typing.Any]:
 def audit_cmd(state: CLIState, fix: bool, as_json: bool) -> None:
     """Judge the server's tokens against policy; exit 1 if anything is flagged."""
     from botkit._inventory import audit_tokens
+    from botkit.errors import Unauthorized
 
     settings = state.settings
-    rows, _auth = _inventory(state)
-    findings = audit_tokens(rows, settings.tokens, datetime.datetime.now(datetime.UTC))
+    try:
+        rows, _auth = _inventory(state)
+    except Unauthorized:
+        _record_findings(state, ["current-missing"], [])
+        raise
+    now = datetime.datetime.now(datetime.UTC)
+    findings = audit_tokens(rows, settings.tokens, now)
     fixed: list[str] = []
-    if fix and any(f.fixable for f in findings):
-        fixed = _remove_orphans(state, [f.token for f in findings if f.fixable and f.token])
-        findings = [f for f in findings if not (f.fixable and f.token in fixed)]
-    _record_findings(state, findings, fixed)
+    orphans = {f.token for f in findings if f.fixable and f.token}
+    if fix and orphans:
+        fixed = _remove_orphans(state, [r for r in rows if r.on_server and r.name in orphans])
+        # Judge again without the removed tokens: their other findings (stale, too many)
+        # went with them.
+        rows = [r for r in rows if not (r.on_server and r.name in fixed)]
+        findings = audit_tokens(rows, settings.tokens, now)
+    _record_findings(state, [f.kind for f in findings], fixed, count=len(findings))
     if as_json:
         click.echo(json.dumps(
             {"findings": [f.as_json() for f in findings], "fixed": fixed}, indent=2
@@ -112,7 +166,7 @@ def audit_cmd(state: CLIState, fix: bool, as_json: bool) -> None:
         raise SystemExit(1)
 
 
-def _remove_orphans(state: CLIState, names: list[str]) -> list[str]:
+def _remove_orphans(state: CLIState, orphans: list[InventoryRow]) -> list[str]:
     from botkit._services import load_auth, open_audit, open_session
 
     settings = state.settings
@@ -123,23 +177,26 @@ def _remove_orphans(state: CLIState, names: list[str]) -> list[str]:
         removed: list[str] = []
         async with open_session(settings, auth.credentials, audit=audit,
                                 second_factor=_provider(settings)) as session:
-            for name in names:
-                await audit.record("token.removed", token=name, where="server",
-                                   reason="orphan removed by token audit --fix")
-                await session.post("users.removePersonalAccessToken", json={"tokenName": name})
-                removed.append(name)
+            for row in orphans:
+                await audit.record("token.removed", token=row.name, last=row.last_chars,
+                                   where="server", reason="orphan removed by token audit --fix")
+                await session.post("users.removePersonalAccessToken",
+                                   json={"tokenName": row.name})
+                removed.append(row.name)
         return removed
 
     return run_async(main())
 
 
-def _record_findings(state: CLIState, findings: list[typing.Any], fixed: list[str]) -> None:
+def _record_findings(
+    state: CLIState, kinds: list[str], fixed: list[str], *, count: int | None = None
+) -> None:
     from botkit._services import open_audit
 
     audit = open_audit(state.settings)
     run_async(audit.record(
-        "audit.findings", count=len(findings), kinds=sorted({f.kind for f in findings}),
-        fixed=fixed,
+        "audit.findings", count=len(kinds) if count is None else count,
+        kinds=sorted(set(kinds)), fixed=fixed,
     ))
 
 
