@@ -155,23 +155,36 @@ class RotationPolicy:
             await self._warn(current.name, policy.rotate_after - age)
 
     async def _warn(self, name: str, due_in: datetime.timedelta) -> None:
-        when = "is overdue" if due_in.total_seconds() <= 0 else f"is due in {due_in}"
+        """Say that a human must rotate: in the log at every check, once a day elsewhere."""
+        whole = datetime.timedelta(seconds=int(abs(due_in.total_seconds())))
+        overdue = due_in.total_seconds() <= 0
+        when = f"is overdue by {format_duration(whole)}" if overdue else (
+            f"is due in {format_duration(whole)}")
         message = (
-            f"botkit: rotation of token {name} {when}, and botkit cannot answer 2FA "
-            "unattended: run `botkit token rotate` (or set [auth] totp_secret)"
+            f"botkit: rotation of token {name} {when}, and botkit cannot rotate it "
+            "unattended (no TOTP secret, token not bypass-2FA): run `botkit token rotate` "
+            "(or set [auth] totp_secret)"
         )
         logger.warning(message)
-        # One reminder a day is enough; the store remembers when the last one went out.
+        # One audit record and one direct message a day are enough; the state database
+        # remembers the day of the last one across checks and restarts.
         key = f"rotation-warning:{name}"
-        last = await self.db.kv_get("botkit", key)
-        today = self.clock().date().isoformat()
-        if last == json.dumps(today):
+        today = json.dumps(self.clock().date().isoformat())
+        if await self.db.kv_get("botkit", key) == today:
             return
-        await self.db.kv_set("botkit", key, json.dumps(today))
-        await self.audit.record("rotation.failed", token=name, reason="needs a human for 2FA")
+        await self.audit.record(
+            "rotation.failed", token=name, reason="needs a human for 2FA",
+            overdue=overdue, due_in_seconds=int(due_in.total_seconds()),
+        )
         admin = self.settings.tokens.admin_user
         if admin:
-            await Chat(self.session).post(f"@{admin}", message)
+            try:
+                await Chat(self.session).post(f"@{admin}", message)
+            except BotkitError as error:
+                # The reminder is a courtesy: the log and the audit record already say it.
+                logger.warning("cannot send the rotation reminder to @{}: {}", admin,
+                               error.message)
+        await self.db.kv_set("botkit", key, today)
 
 
 def _plugin_audit(

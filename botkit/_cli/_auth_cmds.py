@@ -14,6 +14,10 @@ from botkit.errors import Unauthorized
 
 __all__ = ["bootstrap_cmd", "whoami_cmd"]
 
+HUMAN_ROTATION = (
+    "botkit cannot rotate unattended (no TOTP secret, token not bypass-2FA): "
+    "run `botkit token rotate`"
+)
 REBOOTSTRAP_HINT = "the token was revoked or deleted on the server: run `botkit bootstrap` again"
 
 
@@ -76,6 +80,9 @@ def whoami_report(state: CLIState) -> dict[str, typing.Any]:
     assert slot is not None
     age = now - slot.created_at
     due_in = settings.tokens.rotate_after - age
+    # The daemon's own test (RotationPolicy): it can answer 2FA without a human only
+    # with a TOTP secret or through a bypass-2FA token.
+    unattended = settings.auth.totp_secret is not None or slot.bypass_two_factor
     return {
         "username": me.get("username"),
         "user_id": auth.record.user_id,
@@ -87,6 +94,9 @@ def whoami_report(state: CLIState) -> dict[str, typing.Any]:
         "rotate_after_seconds": int(settings.tokens.rotate_after.total_seconds()),
         "rotation_due": due_in.total_seconds() <= 0,
         "rotation_due_in_seconds": int(due_in.total_seconds()),
+        "rotation_unattended": unattended,
+        "needs_human": (not auth.read_only and not unattended
+                        and due_in <= settings.tokens.warn_before),
         "read_only": auth.read_only,
         "age_text": _age_text(age),
         "due_text": _age_text(abs(due_in)),
@@ -111,7 +121,13 @@ def whoami_cmd(state: CLIState, as_json: bool) -> None:
     click.echo(f"age:      {report['age_text']}")
     if report["read_only"]:
         click.echo("rotation: off (token injected through the environment)")
-    elif report["rotation_due"]:
-        click.echo(f"rotation: overdue by {report['due_text']}: run `botkit token rotate`")
+        return
+    if report["rotation_due"]:
+        line = f"rotation: overdue by {report['due_text']}"
     else:
-        click.echo(f"rotation: due in {report['due_text']}")
+        line = f"rotation: due in {report['due_text']}"
+    if report["needs_human"]:
+        line += f"; {HUMAN_ROTATION}"
+    elif report["rotation_unattended"]:
+        line += " (the daemon rotates it unattended)"
+    click.echo(line)
