@@ -12,7 +12,14 @@ from __future__ import annotations
 import importlib
 import typing
 
+from loguru import logger
+
 from botkit._version import __version__
+
+# A library stays quiet until the application sets up logging (loguru's convention):
+# loguru's default sink would print unredacted values with `diagnose` on.
+# `botkit._logging.configure_logging` (the CLI, the demo) enables it.
+logger.disable("botkit")
 
 if typing.TYPE_CHECKING:
     from botkit import errors

@@ -83,6 +83,7 @@ class Events:
     BOOTSTRAP_COMPLETED: typing.Final = "bootstrap.completed"
     LOGIN: typing.Final = "login"
     TWO_FACTOR_CHALLENGE: typing.Final = "2fa.challenge"
+    TOKEN_REQUESTED: typing.Final = "token.requested"
     TOKEN_CREATED: typing.Final = "token.created"
     TOKEN_VERIFIED: typing.Final = "token.verified"
     TOKEN_PROMOTED: typing.Final = "token.promoted"

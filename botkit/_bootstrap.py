@@ -9,6 +9,7 @@ After either, nothing but the PAT is ever used again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import hashlib
@@ -32,6 +33,7 @@ from botkit._twofactor import (
 from botkit.errors import (
     ApiError,
     AuthError,
+    BotkitError,
     Forbidden,
     LoginBlocked,
     LoginFailed,
@@ -135,10 +137,12 @@ class _Bootstrap:
         At login the server picks the method itself (TOTP if enabled, else email) and
         ignores `x-2fa-method` (behaviour document 2.4).
         """
+        digest = _digest(password)
+        register_secret(digest)  # as good as the password for a Meteor login
         body = {
             # A string identity, so that a 2FA code is honoured (behaviour document 2.1 A).
             "user": username,
-            "password": {"digest": _digest(password), "algorithm": "sha-256"},
+            "password": {"digest": digest, "algorithm": "sha-256"},
         }
         session = self.session.with_credentials(None, second_factor=self._login_provider())
         try:
@@ -193,6 +197,19 @@ class _Bootstrap:
             hint="check [auth] username and try again (10 failures block the user for 5 min)",
         )
 
+    async def remove_unsaved(self, login: Credentials, password: str, name: str) -> None:
+        """The PAT could not be stored: remove it, so no unreachable token is left behind.
+
+        Done with the login token, whose trusted window the creation's 2FA answer opened.
+        """
+        session = self.session.with_credentials(
+            login, second_factor=self._pat_provider(password, login)
+        )
+        with contextlib.suppress(BotkitError):
+            await self.audit.record("token.removed", token=name, where="server",
+                                    reason="the token file could not be written")
+            await session.post("users.removePersonalAccessToken", json={"tokenName": name})
+
     def _pat_provider(self, password: str, login: Credentials) -> SecondFactorProvider:
         providers: list[SecondFactorProvider] = []
         if self.settings.auth.totp_secret is not None:
@@ -216,6 +233,9 @@ class _Bootstrap:
         session = self.session.with_credentials(
             login, second_factor=self._pat_provider(password, login)
         )
+        # Announced before it is asked for (fail closed): if the answer is lost, the
+        # audit log still proves this install made the token, so it can be cleaned up.
+        await self.audit.record("token.requested", token=name, bypass_two_factor=bypass)
         try:
             answer = await session.post(
                 "users.generatePersonalAccessToken",
@@ -264,9 +284,22 @@ class _ReuseOnce:
 
 
 async def _refuse_if_working(store: FileTokenStore, session: Session) -> None:
-    """Bootstrap twice would leave two tokens: refuse while the stored one still works."""
+    """Bootstrap twice would leave two tokens: refuse while the stored one still works.
+
+    The stored token is only ever shown to the server it belongs to, and a store that
+    holds an interrupted rotation is left for `botkit token reconcile`: overwriting it
+    would lose the pending or previous token.
+    """
     record = store.load()
-    if record is None or record.current is None:
+    if record is None:
+        return
+    store.check_owner(record, session.base_url)
+    if record.pending is not None or record.previous is not None:
+        raise AuthError(
+            "the token store holds an interrupted rotation",
+            hint="run `botkit token reconcile` to finish it first",
+        )
+    if record.current is None:
         return
     creds = Credentials(record.user_id, record.current.secret, record.current.name)
     try:
@@ -304,7 +337,11 @@ async def bootstrap_with_password(
             server_url=server_url, user_id=login.user_id, username=username,
             current=slot, pending=None, previous=None,
         )
-        store.save(record)
+        try:
+            store.save(record)
+        except BaseException:
+            await run.remove_unsaved(login, password, slot.name)
+            raise
         await audit.record(
             "token.created", token=slot.name, last=slot.last_chars,
             bypass_two_factor=slot.bypass_two_factor,

@@ -33,7 +33,7 @@ from botkit._context import ContextFactory
 from botkit._duration import format_duration
 from botkit._inventory import audit_tokens, inventory
 from botkit._loader import LoadedPlugin, discover_plugins
-from botkit._rotation import list_server_tokens, reconcile, rotate
+from botkit._rotation import created_here, list_server_tokens, reconcile, rotate
 from botkit._scheduler import Scheduler
 from botkit._services import StoredAuth, load_auth, open_audit, open_session, unattended_provider
 from botkit._session import Session
@@ -204,7 +204,8 @@ async def token_audit_job(
     """The system job `botkit.token_audit`: log and audit the inventory's findings."""
     rows = inventory(store.load(), await list_server_tokens(session),
                      settings.tokens.name_prefix)
-    findings = audit_tokens(rows, settings.tokens, clock())
+    ours = await asyncio.to_thread(created_here, audit.path)
+    findings = audit_tokens(rows, settings.tokens, clock(), ours=ours)
     for finding in findings:
         logger.warning("token audit: {}: {}", finding.kind, finding.message)
     await audit.record("audit.findings", count=len(findings),

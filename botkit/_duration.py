@@ -35,7 +35,10 @@ def parse_duration(value: str | int | float | datetime.timedelta) -> datetime.ti
             seconds = sum(float(n) * _UNITS[unit] for n, unit in _PART.findall(text))
     if seconds != seconds or seconds < 0 or seconds == float("inf"):
         raise ValueError("a duration must be a finite number of seconds, not negative")
-    return datetime.timedelta(seconds=seconds)
+    try:
+        return datetime.timedelta(seconds=seconds)
+    except OverflowError:
+        raise ValueError(f"{value!r} is too long a duration") from None
 
 
 def format_duration(delta: datetime.timedelta) -> str:

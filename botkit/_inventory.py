@@ -12,7 +12,7 @@ import typing
 
 from botkit._config import TokensConfig
 from botkit._rotation import ServerToken, botkit_name_pattern
-from botkit._tokens import TokenRecord, TokenSlot
+from botkit._tokens import TokenRecord
 
 __all__ = ["Finding", "InventoryRow", "audit_tokens", "inventory"]
 
@@ -52,13 +52,6 @@ class Finding:
         return dataclasses.asdict(self)
 
 
-def _slot_matches(slot: TokenSlot, token: ServerToken) -> bool:
-    # A token stored through `bootstrap --token` may not know its name: match its tail.
-    return slot.name == token.name or (
-        slot.name == "unknown" and slot.last_chars == token.last_chars
-    )
-
-
 def inventory(
     record: TokenRecord | None, server: list[ServerToken], prefix: str
 ) -> list[InventoryRow]:
@@ -68,15 +61,27 @@ def inventory(
         name: slot for name in SLOTS
         if record is not None and (slot := getattr(record, name)) is not None
     }
+    # Match by name first; a slot whose name the server does not know (a token stored
+    # through `bootstrap --token` without a name, or injected by BOTKIT_AUTH__TOKEN) is
+    # matched by its last characters, which the server lists as `lastTokenPart`.
+    by_token: dict[int, str] = {}
+    names = {token.name: index for index, token in enumerate(server)}
+    for slot_name, slot in slots.items():
+        if slot.name in names:
+            by_token[names[slot.name]] = slot_name
+    for slot_name, slot in slots.items():
+        if slot.name in names:
+            continue
+        tails = [i for i, t in enumerate(server)
+                 if t.last_chars == slot.last_chars and i not in by_token]
+        if len(tails) == 1:
+            by_token[tails[0]] = slot_name
     rows: list[InventoryRow] = []
-    matched: set[str] = set()
-    for token in server:
-        slot_name = next((n for n, s in slots.items() if _slot_matches(s, token)), None)
-        if slot_name is not None:
-            matched.add(slot_name)
+    matched = set(by_token.values())
+    for index, token in enumerate(server):
         rows.append(InventoryRow(
             name=token.name, last_chars=token.last_chars, created_at=token.created_at,
-            bypass_two_factor=token.bypass_two_factor, on_server=True, slot=slot_name,
+            bypass_two_factor=token.bypass_two_factor, on_server=True, slot=by_token.get(index),
             botkit_named=bool(pattern.match(token.name)),
         ))
     for slot_name, slot in slots.items():
@@ -90,17 +95,31 @@ def inventory(
 
 
 def audit_tokens(
-    rows: list[InventoryRow], policy: TokensConfig, now: datetime.datetime
+    rows: list[InventoryRow],
+    policy: TokensConfig,
+    now: datetime.datetime,
+    *,
+    ours: typing.AbstractSet[str] = frozenset(),
 ) -> list[Finding]:
-    """Judge the inventory: stale, unknown, bypass-2FA, orphaned, missing, too many."""
+    """Judge the inventory: stale, unknown, bypass-2FA, orphaned, missing, too many.
+
+    `ours`: names this install asked the server for (`botkit._rotation.created_here`).
+    Only those can be orphans; a botkit-like name from elsewhere is merely unknown.
+    """
     findings: list[Finding] = []
     on_server = [r for r in rows if r.on_server]
     for row in on_server:
-        if row.slot is None and row.botkit_named:
+        if row.slot is None and row.botkit_named and row.name in ours:
             findings.append(Finding(
                 "orphaned", row.name,
                 f"{row.name} (...{row.last_chars}) was created by botkit but is not in the "
                 "token store (a rotation was interrupted)", fixable=True,
+            ))
+        elif row.slot is None and row.botkit_named:
+            findings.append(Finding(
+                "unknown", row.name,
+                f"{row.name} (...{row.last_chars}) is named like botkit's tokens but this "
+                "install did not create it (another install, or a lost audit log)",
             ))
         elif row.slot is None:
             findings.append(Finding(

@@ -111,6 +111,7 @@ def configure_logging(
     json_lines = bool(config is not None and config.json_lines)
     target = stream if stream is not None else sys.stderr
     logger.remove()
+    logger.enable("botkit")
     logger.configure(patcher=_where, extra={"_where": ""})
     logger.add(
         RedactingSink(target, json_lines=json_lines),

@@ -81,7 +81,9 @@ class TerminalPrompter:
 
     async def ask(self, question: str, *, secret: bool) -> str:
         answer = await _in_daemon_thread(self._ask_blocking, question, secret)
-        if secret:
+        # "resend" (asking for a new email code) is a command, not a secret: registering
+        # it would mask the word everywhere.
+        if secret and answer.lower() != "resend":
             register_secret(answer)
         return answer
 

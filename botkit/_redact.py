@@ -7,6 +7,7 @@ password and 2FA codes when they are typed, the TOTP secret when the config is r
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 
@@ -34,6 +35,15 @@ _HEADER_PATTERN = re.compile(
 )
 
 
+def _spellings(value: str) -> set[str]:
+    """The value as it appears raw, inside JSON text, inside a repr, and nested twice
+    (a repr inside a JSON log line): each escapes quotes and backslashes differently."""
+    found = {value}
+    for _ in range(2):
+        found |= {escaped for v in found for escaped in (json.dumps(v)[1:-1], repr(v)[1:-1])}
+    return found
+
+
 def register_secret(value: str | None) -> None:
     """Remember a secret value so that `redact` masks it from now on."""
     global _pattern
@@ -42,7 +52,7 @@ def register_secret(value: str | None) -> None:
     with _lock:
         if value in _secrets:
             return
-        _secrets.add(value)
+        _secrets.update(_spellings(value))
         _pattern = _compile(_secrets)
 
 
@@ -50,7 +60,7 @@ def forget_secret(value: str | None) -> None:
     """Stop masking a value (used by tests; revoked secrets stay registered in production)."""
     global _pattern
     with _lock:
-        _secrets.discard(value or "")
+        _secrets.difference_update(_spellings(value or ""))
         _pattern = _compile(_secrets) if _secrets else None
 
 

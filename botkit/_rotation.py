@@ -21,27 +21,32 @@ the removal needs no second code while the window lasts.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import datetime
+import pathlib
 import re
 import typing
 
+from loguru import logger
 from pydantic import SecretStr
 
 from botkit._audit import AuditLog
+from botkit._audit import read as read_audit
 from botkit._bootstrap import token_name
 from botkit._config import Settings
 from botkit._redact import register_secret
 from botkit._session import Credentials, Session
 from botkit._tokens import FileTokenStore, TokenRecord, TokenSlot
 from botkit._twofactor import SecondFactorProvider
-from botkit.errors import ApiError, AuthError, Unauthorized
+from botkit.errors import ApiError, AuthError, Forbidden, Unauthorized
 
 __all__ = [
     "RotationResult",
     "ServerToken",
     "botkit_name_pattern",
+    "created_here",
     "list_server_tokens",
     "reconcile",
     "rotate",
@@ -76,6 +81,26 @@ class RotationResult:
 def botkit_name_pattern(prefix: str) -> re.Pattern[str]:
     """Names botkit gives its tokens: `<prefix>-YYYYmmddTHHMMSSZ`, maybe with `-<n>`."""
     return re.compile(rf"^{re.escape(prefix)}-\d{{8}}T\d{{6}}Z(?:-\d+)?$")
+
+
+def created_here(audit_path: pathlib.Path) -> set[str]:
+    """Names of the tokens this install asked the server for, from its own audit log.
+
+    Every creation is announced in the audit log before the request is sent
+    (`token.requested`, `rotation.started`), so a token the server made but the store
+    never saw is still known here. Tokens named like botkit's that are not in this set
+    belong to another install (or to one whose audit log is gone): never removed.
+    """
+    names: set[str] = set()
+    if not audit_path.exists():
+        return names
+    for record in read_audit(audit_path):
+        details = record.get("details", {})
+        if record.get("event") == "rotation.started":
+            names.add(str(details.get("new_token")))
+        elif record.get("event") in ("token.requested", "token.created"):
+            names.add(str(details.get("token")))
+    return names
 
 
 def _parse_time(text: typing.Any) -> datetime.datetime:
@@ -192,8 +217,16 @@ class _Reconciler:
     async def _remove_orphans(self, record: TokenRecord, working: Credentials) -> None:
         pattern = botkit_name_pattern(self.settings.tokens.name_prefix)
         known = {slot.name for slot in (record.current, record.pending, record.previous) if slot}
-        for token in await list_server_tokens(self.session.with_credentials(working)):
-            if pattern.match(token.name) and token.name not in known:
+        ours = await asyncio.to_thread(created_here, self.audit.path)
+        try:
+            server = await list_server_tokens(self.session.with_credentials(working))
+        except Forbidden:
+            # The user may no longer list tokens (e.g. moved to the `bot` role after
+            # bootstrap): the token works, only the orphan sweep is impossible.
+            logger.warning("cannot list this user's tokens (403): orphan sweep skipped")
+            return
+        for token in server:
+            if pattern.match(token.name) and token.name in ours and token.name not in known:
                 await self.audit.record("token.removed", token=token.name,
                                         last=token.last_chars, where="server",
                                         reason="orphan: created by botkit, never stored")

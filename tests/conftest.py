@@ -21,6 +21,16 @@ def clean_environ(
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
 
 
+@pytest.fixture(autouse=True)
+def botkit_logs_enabled() -> typing.Iterator[None]:
+    """Tests read botkit's log records; as a library botkit starts with them disabled."""
+    from loguru import logger
+
+    logger.enable("botkit")
+    yield
+    logger.disable("botkit")
+
+
 @pytest.fixture
 def runner() -> CliRunner:
     """A click runner; stdout and stderr are captured separately."""

@@ -149,12 +149,12 @@ def test_unicode_details_are_kept(log: AuditLog, log_path: pathlib.Path) -> None
 
 def test_every_event_name_is_accepted(log: AuditLog, log_path: pathlib.Path) -> None:
     names = sorted(Events.all())
-    assert len(names) == 17
+    assert len(names) == 18
     assert {"2fa.challenge", "rotation.reconciled", "token.rejected"} <= set(names)
     for name in names:
         log.record_sync(name)
     assert verify(log_path) == verify(log_path)
-    assert verify(log_path).records == 17
+    assert verify(log_path).records == 18
 
 
 def test_caller_changes_after_recording_do_not_alter_the_record(

@@ -99,3 +99,37 @@ def test_broken_pipe_never_dumps_a_raw_record() -> None:
     assert result.stdout.strip() == "done"
     assert SECRET not in result.stderr
     assert "Logging error" not in result.stderr
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_secrets_with_quotes_and_backslashes_are_masked_escaped_too(json_lines: bool) -> None:
+    secret = 'Tr0ub4dor"&3\\x'
+    register_secret(secret)
+    try:
+        stream = io.StringIO()
+        configure_logging(LoggingConfig(json=json_lines), stream=stream)
+        logger.info("password {!r} and {}", secret, secret)
+        logger.bind(password=secret).info("bound")
+        output = stream.getvalue()
+    finally:
+        forget_secret(secret)
+    assert "Tr0ub4dor" not in output
+
+
+def test_library_use_is_quiet_until_logging_is_configured() -> None:
+    """Without configure_logging, botkit's own records go nowhere (loguru's default sink
+    would print values with diagnose on)."""
+    code = (
+        "import sys\n"
+        "from loguru import logger\n"
+        "from botkit._config import PluginsConfig\n"
+        "from botkit._loader import discover_plugins\n"
+        "logger.remove(); logger.add(sys.stdout, format='{message}')\n"
+        "discover_plugins(PluginsConfig(paths=[], enabled=['ghost']))\n"
+        "from botkit._logging import configure_logging\n"
+        "configure_logging(stream=sys.stdout)\n"
+        "discover_plugins(PluginsConfig(paths=[], enabled=['ghost']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=60, check=True)
+    assert result.stdout.count("ghost") == 1  # only after configure_logging

@@ -262,6 +262,8 @@ async def test_without_admin_user_only_logs_and_audits(world: World) -> None:
 
 async def test_token_audit_job_logs_and_audits_the_findings(world: World) -> None:
     world.fake.create_pat(world.bot, "ci-deploy")
+    # A token this install asked for (its audit log says so) but never stored: an orphan.
+    await world.audit.record("token.requested", token="botkit-20200101T000000Z")
     world.fake.create_pat(world.bot, "botkit-20200101T000000Z")
     await token_audit_job(world.settings, world.session, world.store, world.audit,
                           lambda: datetime.datetime.now(datetime.UTC) + 31 * DAY)

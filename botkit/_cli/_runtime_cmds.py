@@ -211,7 +211,8 @@ def status_cmd(state: CLIState, as_json: bool) -> None:
         else:
             click.echo(f"rotation: due in {due // 86400} day(s)" + (
                 " (unattended)" if token["rotation_unattended"]
-                else "; a human must run `botkit token rotate`"))
+                else "; a human must run `botkit token rotate`" if token["needs_human"]
+                else " (botkit cannot rotate unattended: a human will be asked)"))
     for plugin, counters in sorted(report["daemon"]["requests"].items()):
         click.echo(f"requests: {plugin}: {counters}")
     click.echo("")

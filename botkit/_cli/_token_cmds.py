@@ -132,16 +132,22 @@ def _inventory(state: CLIState) -> tuple[list[InventoryRow], StoredAuth]:
 def audit_cmd(state: CLIState, fix: bool, as_json: bool) -> None:
     """Judge the server's tokens against policy; exit 1 if anything is flagged."""
     from botkit._inventory import audit_tokens
-    from botkit.errors import Unauthorized
+    from botkit._rotation import created_here
+    from botkit._state import AUDIT_FILE
+    from botkit.errors import AuthError, Unauthorized
 
     settings = state.settings
     try:
-        rows, _auth = _inventory(state)
+        rows, auth = _inventory(state)
     except Unauthorized:
         _record_findings(state, ["current-missing"], [])
         raise
+    if fix and auth.read_only:
+        raise AuthError("--fix is off for a token injected through BOTKIT_AUTH__TOKEN",
+                        hint="botkit did not create the tokens on this account")
     now = datetime.datetime.now(datetime.UTC)
-    findings = audit_tokens(rows, settings.tokens, now)
+    ours = created_here(settings.state.dir / AUDIT_FILE)
+    findings = audit_tokens(rows, settings.tokens, now, ours=ours)
     fixed: list[str] = []
     orphans = {f.token for f in findings if f.fixable and f.token}
     if fix and orphans:
@@ -149,7 +155,7 @@ def audit_cmd(state: CLIState, fix: bool, as_json: bool) -> None:
         # Judge again without the removed tokens: their other findings (stale, too many)
         # went with them.
         rows = [r for r in rows if not (r.on_server and r.name in fixed)]
-        findings = audit_tokens(rows, settings.tokens, now)
+        findings = audit_tokens(rows, settings.tokens, now, ours=ours)
     _record_findings(state, [f.kind for f in findings], fixed, count=len(findings))
     if as_json:
         click.echo(json.dumps(

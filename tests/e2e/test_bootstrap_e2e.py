@@ -76,8 +76,8 @@ def test_totp_user_types_one_code(cli: Cli, server: RunningServer) -> None:
     assert "stored token botkit-" in result.stdout
     name = _check_after_bootstrap(cli, server, user, [PASSWORD, code, secret], [result])
     events = [json.loads(line)["event"] for line in (cli.state / "audit.jsonl").open()]
-    assert events[:6] == ["bootstrap.started", "2fa.challenge", "login", "2fa.challenge",
-                          "token.created", "logout"]
+    assert events[:7] == ["bootstrap.started", "2fa.challenge", "login", "token.requested",
+                          "2fa.challenge", "token.created", "logout"]
     assert "token.verified" in events and "bootstrap.completed" in events
     assert name.startswith("botkit-")
 

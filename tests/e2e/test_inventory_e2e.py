@@ -79,6 +79,15 @@ def _make(
         clock.advance(age_days * DAY)
 
 
+def _orphan(cli: Cli, server: RunningServer, user: User, *, age_days: float = 0) -> str:
+    """A token this install asked for, that the server made, that never reached the store:
+    what a crash between `users.generatePersonalAccessToken` and saving leaves behind."""
+    from botkit._audit import AuditLog
+
+    AuditLog(cli.state / "audit.jsonl").record_sync("token.requested", token=ORPHAN)
+    return _make(server, user, ORPHAN, age_days=age_days)
+
+
 def _delete_on_server(server: RunningServer, user: User, name: str) -> None:
     with server.fake.lock:
         pat = user.find_pat(name)
@@ -180,7 +189,7 @@ def test_token_list_shows_server_tokens_beside_the_slots_and_no_secret(
 def test_each_finding_kind_is_reported_with_exit_1(cli: Cli, server: RunningServer) -> None:
     bot = _bot(cli, server, extra="[tokens]\nmax_tokens = 3\n")
     _make(server, bot.user, "ci-deploy")
-    _make(server, bot.user, ORPHAN)
+    _orphan(cli, server, bot.user)
     _make(server, bot.user, "laptop-admin", bypass=True)
 
     code, document = _findings(cli)
@@ -227,7 +236,7 @@ def test_fix_removes_exactly_the_orphan(cli: Cli, server: RunningServer) -> None
     bot = _bot(cli, server)
     _make(server, bot.user, "ci-deploy")
     _make(server, bot.user, "laptop-admin", bypass=True)
-    _make(server, bot.user, ORPHAN, age_days=40)  # also stale: gone with the orphan
+    _orphan(cli, server, bot.user, age_days=40)  # also stale: gone with the orphan
 
     result = cli.run("token", "audit", "--fix", env=bot.env)
     assert result.returncode == 1, result.stderr  # the unknown and bypass tokens remain
@@ -251,7 +260,7 @@ def test_fix_removes_exactly_the_orphan(cli: Cli, server: RunningServer) -> None
 
 def test_fix_json_reports_the_removed_orphan(cli: Cli, server: RunningServer) -> None:
     bot = _bot(cli, server)
-    _make(server, bot.user, ORPHAN)
+    _orphan(cli, server, bot.user)
     code, document = _findings(cli, "--fix", env=bot.env)
     assert code == 0
     assert document == {"findings": [], "fixed": [ORPHAN]}
@@ -265,7 +274,7 @@ def test_fix_for_a_user_without_2fa_confirms_with_the_password(
     user = server.fake.add_user("bot", PASSWORD, roles=["user", "bot"])
     pat = _make(server, user, CURRENT)
     _store(cli, server, user, current=(CURRENT, pat))
-    _make(server, user, ORPHAN)
+    _orphan(cli, server, user)
     result = cli.run("token", "audit", "--fix", input=f"{PASSWORD}\n")
     assert result.returncode == 0, result.stderr
     assert f"removed orphan {ORPHAN}" in result.stdout
@@ -304,3 +313,19 @@ def test_current_token_missing_on_the_server_is_exit_3(cli: Cli, server: Running
     assert [(r["details"]["count"], r["details"]["kinds"]) for r in records] == [
         (1, ["current-missing"]), (1, ["current-missing"])]
     _chain_verifies(cli)
+
+
+def test_a_botkit_named_token_of_another_install_is_never_removed(
+    cli: Cli, server: RunningServer
+) -> None:
+    """Same user, same prefix, another machine: its tokens are not this install's orphans."""
+    bot = _bot(cli, server)
+    _make(server, bot.user, ORPHAN)  # made by another install: not in this audit log
+    code, document = _findings(cli, "--fix", env=bot.env)
+    assert code == 1
+    assert _kinds(document) == {("unknown", ORPHAN)}
+    assert document["fixed"] == []
+    assert "did not create it" in document["findings"][0]["message"]
+    reconciled = cli.run("token", "reconcile", env=bot.env)
+    assert reconciled.returncode == 0, reconciled.stderr
+    assert sorted(t.name for t in bot.user.pats()) == sorted([CURRENT, ORPHAN])
