@@ -35,13 +35,27 @@ from botkit._inventory import audit_tokens, inventory
 from botkit._loader import LoadedPlugin, discover_plugins
 from botkit._rotation import created_here, list_server_tokens, reconcile, rotate
 from botkit._scheduler import Scheduler
-from botkit._services import StoredAuth, load_auth, open_audit, open_session, unattended_provider
-from botkit._session import Session
+from botkit._services import (
+    StoredAuth,
+    load_auth,
+    open_audit,
+    open_session,
+    token_lock,
+    unattended_provider,
+)
+from botkit._session import Credentials, Session
 from botkit._state import STATE_DB, atomic_write, ensure_state_dir
 from botkit._storage import StateDB
 from botkit._tokens import FileTokenStore, open_token_store
 from botkit._twofactor import SecondFactorProvider
-from botkit.errors import AuthError, BotkitError, TwoFactorError, Unauthorized
+from botkit.errors import (
+    ApiError,
+    AuthError,
+    BotkitError,
+    LockHeld,
+    TwoFactorError,
+    Unauthorized,
+)
 
 __all__ = [
     "DAEMON_LOCK",
@@ -56,6 +70,8 @@ __all__ = [
 
 DAEMON_LOCK = "daemon.lock"
 DAEMON_STATUS = "daemon.json"
+#: Runs kept per job in the history (pruned at start and with the daily token audit).
+RUN_HISTORY_KEEP = 1000
 #: How often `daemon.json` is refreshed while the daemon runs.
 STATUS_INTERVAL = 5.0
 
@@ -148,8 +164,14 @@ class RotationPolicy:
         if age >= policy.rotate_after and unattended:
             logger.info("token {} is {} old: rotating", current.name,
                         format_duration(datetime.timedelta(seconds=int(age.total_seconds()))))
-            result = await rotate(self.settings, self.session, self.store, self.audit,
-                                  self.provider, now=self.clock)
+            try:
+                async with token_lock(self.settings, wait=0):
+                    result = await rotate(self.settings, self.session, self.store,
+                                          self.audit, self.provider, now=self.clock)
+            except LockHeld as error:
+                # A CLI command is changing tokens right now; the next check tries again.
+                logger.info("rotation postponed: {}", error)
+                return
             logger.info("rotated to {} (...{})", result.new_name, result.new_last_chars)
         elif age >= policy.rotate_after - policy.warn_before and not unattended:
             await self._warn(current.name, policy.rotate_after - age)
@@ -241,6 +263,7 @@ def build_scheduler(
 
     async def token_audit() -> None:
         await token_audit_job(settings, session, store, audit, clock)
+        await db.prune_runs(keep=RUN_HISTORY_KEEP)
 
     scheduler.add_system_job("botkit.token_audit", token_audit,
                              interval=settings.tokens.audit_interval, timeout="5m")
@@ -265,6 +288,9 @@ class Daemon:
         self._fatal: BaseException | None = None
         self.scheduler: Scheduler | None = None
         self.plugins: list[LoadedPlugin] = []
+        self._session: Session | None = None
+        self._store: FileTokenStore | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self.started_at = clock()
 
     def request_stop(self) -> None:
@@ -278,6 +304,26 @@ class Daemon:
             self.scheduler.cancel_running()
 
     def _on_fatal(self, error: BaseException) -> None:
+        """A job or hook got a 401: confirm the token really is dead before stopping."""
+        if not isinstance(error, AuthError) or self._session is None or self._store is None:
+            self._stop_fatally(error)
+            return
+        task = asyncio.get_running_loop().create_task(self._confirm_rejection(error))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _confirm_rejection(self, error: BaseException) -> None:
+        session, store = self._session, self._store
+        assert session is not None and store is not None
+        if not session.token_rejected:
+            # A 401 for other credentials (an old token after a rotation, a pending token
+            # being checked): the live token is fine.
+            return
+        if await self._follow_store(session, store):
+            return
+        self._stop_fatally(error)
+
+    def _stop_fatally(self, error: BaseException) -> None:
         if self._fatal is None:
             self._fatal = error
         self.stop_requested.set()
@@ -324,21 +370,40 @@ class Daemon:
             return
         store = open_token_store(self.settings)
         try:
-            _, actions = await reconcile(self.settings, session, store, audit, provider)
+            async with token_lock(self.settings):
+                _, actions = await reconcile(self.settings, session, store, audit, provider)
         except TwoFactorError:
             logger.warning(
                 "an interrupted rotation needs a 2FA code to be cleaned up: "
-                "run `botkit token rotate` or `botkit token audit --fix`"
+                "run `botkit token reconcile` (it will ask for the code)"
             )
+            return
+        except ApiError as error:
+            # The token works (verified just before); cleaning up can wait for a human.
+            logger.warning("reconciliation skipped: {}", error)
             return
         for action in actions:
             logger.info("reconciled: {}", action)
-        record = store.load()
-        if record is not None and record.current is not None:
-            session.set_credentials(
-                auth.credentials.__class__(record.user_id, record.current.secret,
-                                           record.current.name)
-            )
+        await self._follow_store(session, store)
+
+    async def _follow_store(self, session: Session, store: FileTokenStore) -> bool:
+        """Switch the session to the store's current token if another process changed it.
+
+        Returns True if it switched: a `botkit token rotate` run while the daemon runs
+        replaces (and removes) the token the daemon was using.
+        """
+        record = await asyncio.to_thread(store.load)
+        if record is None or record.current is None:
+            return False
+        in_use = session.credentials
+        if in_use is not None and in_use.name == record.current.name:
+            return False
+        session.set_credentials(
+            Credentials(record.user_id, record.current.secret, record.current.name)
+        )
+        logger.info("now using token {} (changed by another botkit process)",
+                    record.current.name)
+        return True
 
     async def _serve(
         self,
@@ -350,6 +415,8 @@ class Daemon:
     ) -> None:
         settings = self.settings
         store = open_token_store(settings)
+        self._session, self._store = session, store
+        await db.prune_runs(keep=RUN_HISTORY_KEEP)
         scheduler, self.plugins = build_scheduler(
             settings, db, session, audit, provider, store=store, clock=self.clock,
             on_fatal=self._on_fatal,
@@ -395,8 +462,7 @@ class Daemon:
         while True:
             await self._write_status(session, state_dir, running=True)
             if session.token_rejected:
-                self._on_fatal(AuthError("token rejected"))
-                return
+                await self._confirm_rejection(Unauthorized("token rejected", status=401))
             await asyncio.sleep(STATUS_INTERVAL)
 
     async def _write_status(

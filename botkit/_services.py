@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import typing
 
 from botkit._audit import AuditLog
 from botkit._config import Settings
 from botkit._session import Credentials, Session
-from botkit._state import AUDIT_FILE, ensure_state_dir
+from botkit._state import AUDIT_FILE, TOKEN_LOCK, ensure_state_dir, exclusive_lock
 from botkit._tokens import TokenRecord, open_token_store
 from botkit._twofactor import SecondFactorProvider, TotpProvider
 from botkit.errors import NotBootstrapped
 
-__all__ = ["StoredAuth", "load_auth", "open_audit", "open_session", "unattended_provider"]
+__all__ = [
+    "StoredAuth",
+    "load_auth",
+    "open_audit",
+    "open_session",
+    "token_lock",
+    "unattended_provider",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,6 +47,16 @@ def open_audit(settings: Settings, actor: str = "cli") -> AuditLog:
     """The audit log in the state directory (created 0700 if needed)."""
     ensure_state_dir(settings.state.dir)
     return AuditLog(settings.state.dir / AUDIT_FILE, actor=actor)
+
+
+def token_lock(settings: Settings, *, wait: float = 60.0) -> typing.AsyncContextManager[None]:
+    """One token-changing process at a time per state dir (the CLI and the daemon).
+
+    Held around bootstrap, rotation, reconciliation, revocation and `token audit --fix`,
+    so that a `botkit token rotate` never races the daemon's own rotation check.
+    """
+    state = ensure_state_dir(settings.state.dir)
+    return exclusive_lock(state / TOKEN_LOCK, wait=wait, what="changing tokens")
 
 
 def unattended_provider(settings: Settings) -> SecondFactorProvider | None:

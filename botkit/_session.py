@@ -595,7 +595,7 @@ class Session:
                 attempt += 1
             else:
                 if status == 401 and endpoint != "login":
-                    await self._rejected(endpoint)
+                    await self._rejected(endpoint, response.request.headers.get("x-auth-token"))
                 if two_factor is not None:
                     await two_factor.report("answered")
                 raise _error(core.base_url, endpoint, response, data)
@@ -631,9 +631,13 @@ class Session:
             ambiguous=sent,
         )
 
-    async def _rejected(self, endpoint: str) -> None:
+    async def _rejected(self, endpoint: str, sent_token: str | None) -> None:
         auth = self._auth
         if auth.credentials is None:
+            return
+        if sent_token != auth.credentials.token.get_secret_value():
+            # The request went out with credentials that have since been replaced
+            # (set_credentials during a rotation): its 401 says nothing about the new ones.
             return
         first = not auth.rejected
         auth.rejected = True

@@ -7,15 +7,27 @@ leaves either the old file or the new one, never a torn or world-readable one.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import fcntl
 import os
 import pathlib
 import stat
 import tempfile
+import time
+import typing
 
-from botkit.errors import ConfigError
+from botkit.errors import ConfigError, LockHeld
 
-__all__ = ["AUDIT_FILE", "STATE_DB", "TOKEN_FILE", "atomic_write", "ensure_state_dir"]
+__all__ = [
+    "AUDIT_FILE",
+    "STATE_DB",
+    "TOKEN_FILE",
+    "TOKEN_LOCK",
+    "atomic_write",
+    "ensure_state_dir",
+    "exclusive_lock",
+]
 
 TOKEN_FILE = "token.json"
 AUDIT_FILE = "audit.jsonl"
@@ -71,3 +83,37 @@ def atomic_write(path: pathlib.Path, data: bytes) -> None:
             tmp.unlink()
         raise
     _fsync_dir(directory)
+
+
+TOKEN_LOCK = "token.lock"
+
+
+@contextlib.asynccontextmanager
+async def exclusive_lock(
+    path: pathlib.Path, *, wait: float, what: str
+) -> typing.AsyncIterator[None]:
+    """Hold an exclusive flock on `path` (created 0600), waiting up to `wait` seconds.
+
+    Polls without blocking, so the event loop keeps running while another process
+    (the daemon, another CLI) finishes its step.
+
+    Raises:
+        LockHeld: the lock was not free within `wait` seconds.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise LockHeld(
+                        f"another botkit process is {what} (the lock {path} is held)",
+                        hint="wait for it to finish, then try again",
+                    ) from None
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

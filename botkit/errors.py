@@ -23,6 +23,7 @@ BotkitError
 ├── ServerUnreachable           connection failed or timed out          (exit 4)
 ├── BadResponse                 HTML, garbage or an unexpected shape    (exit 4)
 ├── AuditError                  the audit log could not be written or read
+├── LockHeld                    another botkit process is changing tokens
 └── JobError                    a job failed (`botkit jobs run`)
 ```
 
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigError",
     "Forbidden",
     "JobError",
+    "LockHeld",
     "LoginBlocked",
     "LoginFailed",
     "NotBootstrapped",
@@ -142,6 +144,10 @@ class BadResponse(BotkitError):
 
 class AuditError(BotkitError):
     """The audit log could not be written (fail closed) or is unreadable."""
+
+
+class LockHeld(BotkitError):
+    """Another botkit process holds the lock for what this one wants to do."""
 
 
 class JobError(BotkitError):

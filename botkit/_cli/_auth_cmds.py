@@ -34,7 +34,7 @@ def bootstrap_cmd(state: CLIState, token_path: bool) -> None:
     """
     from botkit._bootstrap import bootstrap_with_password, bootstrap_with_token
     from botkit._prompt import TerminalPrompter
-    from botkit._services import open_audit, open_session
+    from botkit._services import open_audit, open_session, token_lock
     from botkit._tokens import open_token_store
 
     settings = state.settings
@@ -42,7 +42,7 @@ def bootstrap_cmd(state: CLIState, token_path: bool) -> None:
     async def main() -> None:
         audit = open_audit(settings)
         store = open_token_store(settings)
-        async with open_session(settings, audit=audit) as session:
+        async with token_lock(settings), open_session(settings, audit=audit) as session:
             run = bootstrap_with_token if token_path else bootstrap_with_password
             result = await run(settings, session, store, audit, TerminalPrompter())
         click.echo(f"signed in as {result.username} (user id {result.user_id})")

@@ -173,7 +173,7 @@ def audit_cmd(state: CLIState, fix: bool, as_json: bool) -> None:
 
 
 def _remove_orphans(state: CLIState, orphans: list[InventoryRow]) -> list[str]:
-    from botkit._services import load_auth, open_audit, open_session
+    from botkit._services import load_auth, open_audit, open_session, token_lock
 
     settings = state.settings
     auth = load_auth(settings)
@@ -181,8 +181,11 @@ def _remove_orphans(state: CLIState, orphans: list[InventoryRow]) -> list[str]:
 
     async def main() -> list[str]:
         removed: list[str] = []
-        async with open_session(settings, auth.credentials, audit=audit,
-                                second_factor=_provider(settings)) as session:
+        async with (
+            token_lock(settings),
+            open_session(settings, auth.credentials, audit=audit,
+                         second_factor=_provider(settings)) as session,
+        ):
             for row in orphans:
                 await audit.record("token.removed", token=row.name, last=row.last_chars,
                                    where="server", reason="orphan removed by token audit --fix")
@@ -212,7 +215,7 @@ def _record_findings(
 def rotate_cmd(state: CLIState) -> None:
     """Replace the current token now, make-before-break."""
     from botkit._rotation import rotate
-    from botkit._services import open_audit, open_session
+    from botkit._services import open_audit, open_session, token_lock
     from botkit._tokens import open_token_store
 
     settings = state.settings
@@ -224,8 +227,11 @@ def rotate_cmd(state: CLIState) -> None:
         audit = open_audit(settings)
         store = open_token_store(settings)
         provider = _provider(settings)
-        async with open_session(settings, auth.credentials, audit=audit,
-                                second_factor=provider) as session:
+        async with (
+            token_lock(settings),
+            open_session(settings, auth.credentials, audit=audit,
+                         second_factor=provider) as session,
+        ):
             result = await rotate(settings, session, store, audit, provider)
         click.echo(f"rotated: {result.old_name} -> {result.new_name} (...{result.new_last_chars})")
 
@@ -238,7 +244,7 @@ def rotate_cmd(state: CLIState) -> None:
 def reconcile_cmd(state: CLIState) -> None:
     """Finish or undo an interrupted rotation now (the daemon does this at every start)."""
     from botkit._rotation import reconcile
-    from botkit._services import load_auth, open_audit, open_session
+    from botkit._services import load_auth, open_audit, open_session, token_lock
     from botkit._tokens import open_token_store
 
     settings = state.settings
@@ -247,8 +253,11 @@ def reconcile_cmd(state: CLIState) -> None:
         auth = load_auth(settings)
         audit = open_audit(settings)
         provider = _provider(settings)
-        async with open_session(settings, auth.credentials, audit=audit,
-                                second_factor=provider) as session:
+        async with (
+            token_lock(settings),
+            open_session(settings, auth.credentials, audit=audit,
+                         second_factor=provider) as session,
+        ):
             _, actions = await reconcile(settings, session, open_token_store(settings),
                                          audit, provider)
         return actions
@@ -266,7 +275,7 @@ def reconcile_cmd(state: CLIState) -> None:
 @pass_state
 def revoke_cmd(state: CLIState, yes: bool) -> None:
     """Remove the current token on the server and locally."""
-    from botkit._services import load_auth, open_audit, open_session
+    from botkit._services import load_auth, open_audit, open_session, token_lock
     from botkit._tokens import open_token_store
     from botkit.errors import AuthError, Unauthorized
 
@@ -285,15 +294,17 @@ def revoke_cmd(state: CLIState, yes: bool) -> None:
     audit = open_audit(settings)
 
     async def main() -> None:
-        await audit.record("token.removed", token=slot.name, last=slot.last_chars,
-                           where="server", reason="revoked by the user")
-        async with open_session(settings, auth.credentials, audit=audit) as session:
+        async with (
+            token_lock(settings),
+            open_session(settings, auth.credentials, audit=audit) as session,
+        ):
+            await audit.record("token.removed", token=slot.name, last=slot.last_chars,
+                               where="server", reason="revoked by the user")
             # A logout made with a PAT deletes that PAT (behaviour document 4.2), and unlike
             # users.removePersonalAccessToken it needs no 2FA code. A 401: already gone.
             with contextlib.suppress(Unauthorized):
                 await session.post("logout")
-        store = open_token_store(settings)
-        store.save(auth.record.without_current())
+            open_token_store(settings).save(auth.record.without_current())
 
     run_async(main())
     click.echo(f"revoked token {slot.name} (...{slot.last_chars}); run `botkit bootstrap` to "

@@ -223,3 +223,27 @@ def test_jobs_run_once_now_and_jobs_list(cli: Cli, server: RunningServer) -> Non
     assert " ok " in rows["ticker.tick"] and " error " in rows["raiser.boom"]
     plugins = cli.run("plugins", "list")
     assert "ticker               enabled" in plugins.stdout
+
+
+def test_cli_rotation_while_the_daemon_runs_is_followed(cli: Cli, server: RunningServer) -> None:
+    """`botkit token rotate` removes the token the daemon uses; the daemon must notice
+    the store changed and carry on with the new token instead of stopping with exit 3."""
+    import pyotp
+
+    secret = pyotp.random_base32()
+    server.fake.add_user("bot", PASSWORD, totp_secret=secret, roles=["user", "bot"])
+    env = {"BOTKIT_AUTH__TOTP_SECRET": secret}
+    assert cli.run("bootstrap", input=f"{PASSWORD}\n", env=env).returncode == 0
+    (cli.home / "plugins" / "ticker.py").write_text(GOOD_PLUGIN)
+    daemon = cli.start("run", log=True, env=env)
+    wait_for(lambda: any(t.startswith("tick") for t in _texts(server)))
+    server.fake.clock.advance(2)  # a new token name (names are per second)
+    rotated = cli.run("token", "rotate", env=env)
+    assert rotated.returncode == 0, rotated.stderr
+    new_name = json.loads((cli.state / "token.json").read_text())["slots"]["current"]["name"]
+    wait_for(lambda: any(e.token_name == new_name and e.route == "chat.sendMessage"
+                         for e in server.fake.request_log))
+    assert daemon.poll() is None, cli.log  # still running
+    log = _stop(cli, daemon)
+    assert daemon.returncode == 0, log
+    assert f"now using token {new_name}" in log
