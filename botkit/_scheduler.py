@@ -21,6 +21,7 @@ still runs (once) or is recorded as missed.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import dataclasses
 import datetime
 import inspect
@@ -202,6 +203,10 @@ class Scheduler:
         self._tasks: set[asyncio.Task[typing.Any]] = set()
         self._aps: AsyncIOScheduler | None = None
         self._stopping = False
+        self._pool = concurrent.futures.ThreadPoolExecutor(
+            max_workers=config.max_concurrent_jobs, thread_name_prefix="botkit-job"
+        )
+        self._threads: dict[str, concurrent.futures.Future[typing.Any]] = {}
 
     # -- registration ------------------------------------------------------------------
 
@@ -367,6 +372,7 @@ class Scheduler:
         if aps is not None and aps.running:
             aps.shutdown(wait=False)
             await asyncio.sleep(0)  # the real shutdown is scheduled on the loop
+        self._pool.shutdown(wait=False, cancel_futures=True)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
@@ -513,7 +519,13 @@ class Scheduler:
                 args: tuple[typing.Any, ...] = ()
                 if entry.loaded is not None:
                     args = (self._context_factory(entry.loaded, spec, scheduled),)
-                await self._call(spec.func, args)
+                if not spec.is_async:
+                    previous = self._threads.get(spec.name)
+                    if previous is not None and not previous.done():
+                        # A thread cannot be cancelled: a timed-out sync run may still be
+                        # going. Starting another would pile threads up until none is left.
+                        return "skipped", "its previous run is still running in its thread"
+                await self._call(spec.func, args, job=spec.name)
         except TimeoutError as error:
             if deadline.expired():
                 assert spec.timeout is not None
@@ -527,13 +539,25 @@ class Scheduler:
             return "error", _one_line(error)
         return "ok", None
 
-    @staticmethod
-    async def _call(func: typing.Callable[..., typing.Any], args: tuple[typing.Any, ...]) -> None:
-        """Await a coroutine function; run anything else in a worker thread."""
+    async def _call(
+        self,
+        func: typing.Callable[..., typing.Any],
+        args: tuple[typing.Any, ...],
+        *,
+        job: str | None = None,
+    ) -> None:
+        """Await a coroutine function; run anything else in the jobs' own thread pool.
+
+        Not the loop's default executor: a sync job that hangs past its timeout keeps its
+        thread, and must not starve the audit log and status writes that use that one.
+        """
         if inspect.iscoroutinefunction(func):
             await func(*args)
             return
-        result = await asyncio.to_thread(func, *args)
+        future = self._pool.submit(func, *args)
+        if job is not None:
+            self._threads[job] = future
+        result = await asyncio.wrap_future(future)
         if inspect.isawaitable(result):  # e.g. a wrapped coroutine function
             await result
 

@@ -104,6 +104,34 @@ async def test_sync_job_runs_in_a_thread(db: StateDB) -> None:
     assert threads and threads[0] != threading.get_ident()
 
 
+async def test_a_hung_sync_job_is_skipped_and_starves_nothing(db: StateDB) -> None:
+    """A sync run that outlives its timeout keeps its thread: the next run is skipped, and
+    the loop's default executor (audit log, status writes) stays free."""
+    plugin = Plugin("p")
+    release = threading.Event()
+
+    @plugin.job(interval="5m", timeout="0.05s")
+    def stuck(ctx: Context[typing.Any]) -> None:
+        release.wait(10)
+
+    scheduler = make_scheduler(db, plugin, max_concurrent_jobs=2)
+    try:
+        first = await scheduler.run_now("p.stuck", check=False)
+        assert first.outcome == "timeout"
+        second = await scheduler.run_now("p.stuck", check=False)
+        assert second.outcome == "skipped"
+        assert second.error == "its previous run is still running in its thread"
+        assert await asyncio.wait_for(asyncio.to_thread(lambda: "free"), 2) == "free"
+    finally:
+        release.set()
+    for _ in range(200):  # the released thread ends within moments (bounded wait)
+        third = await scheduler.run_now("p.stuck", check=False)
+        if third.outcome != "skipped":
+            break
+        await asyncio.sleep(0.01)
+    assert third.outcome == "ok"
+
+
 async def test_error_is_caught_recorded_and_raised_as_job_error(db: StateDB) -> None:
     plugin = Plugin("p")
 
