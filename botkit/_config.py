@@ -98,6 +98,12 @@ class AuthConfig(_Section):
     user_id: str | None = None
     token: SecretStr | None = None
 
+    @field_validator("user_id", "token", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        # A trailing newline from `echo $TOKEN > file` or a secrets mount is never meant.
+        return value.strip() if isinstance(value, str) else value
+
     @model_validator(mode="after")
     def _token_needs_user(self) -> AuthConfig:
         if (self.token is None) != (self.user_id is None):

@@ -164,6 +164,11 @@ class RotationPolicy:
         if age >= policy.rotate_after and unattended:
             logger.info("token {} is {} old: rotating", current.name,
                         format_duration(datetime.timedelta(seconds=int(age.total_seconds()))))
+            if self.provider is None and not policy.bypass_two_factor:
+                logger.warning(
+                    "the new token will not bypass 2FA ([tokens] bypass_two_factor = false) "
+                    "and there is no TOTP secret: its own rotation will need a human"
+                )
             try:
                 async with token_lock(self.settings, wait=0):
                     result = await rotate(self.settings, self.session, self.store,
@@ -291,6 +296,7 @@ class Daemon:
         self._session: Session | None = None
         self._store: FileTokenStore | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self._last_status: dict[str, typing.Any] | None = None
         self.started_at = clock()
 
     def request_stop(self) -> None:
@@ -468,17 +474,21 @@ class Daemon:
     async def _write_status(
         self, session: Session, state_dir: pathlib.Path, *, running: bool
     ) -> None:
+        """Refresh daemon.json for `botkit status`, only when something changed."""
         stats = {name: dataclasses.asdict(counters) for name, counters in session.stats.items()}
         status = {
             "pid": os.getpid(),
             "running": running,
             "started_at": self.started_at.isoformat(),
-            "updated_at": self.clock().isoformat(),
             "plugins": {p.name: {"enabled": p.enabled, "reason": p.reason} for p in self.plugins},
             "requests": stats,
         }
+        if status == self._last_status:
+            return
+        self._last_status = status
         try:
-            data = json.dumps(status, default=str).encode()
+            data = json.dumps({**status, "updated_at": self.clock().isoformat()},
+                              default=str).encode()
             await asyncio.to_thread(atomic_write, state_dir / DAEMON_STATUS, data)
         except OSError as error:
             logger.warning("cannot write {}: {}", DAEMON_STATUS, error.strerror)

@@ -188,14 +188,14 @@ class _Reconciler:
             await self.audit.record("token.verified", token=pending.name, last=pending.last_chars)
             await self.audit.record("token.promoted", token=pending.name, last=pending.last_chars)
             record = record.promote()
-            self.store.save(record)
+            await _save(self.store, record)
             self.actions.append(f"promoted pending {pending.name}")
         else:
             # A pending token the server does not accept is not on the server: drop it.
             await self.audit.record("token.removed", token=pending.name, where="local",
                                     reason="pending token rejected by the server")
             record = record.drop_pending()
-            self.store.save(record)
+            await _save(self.store, record)
             self.actions.append(f"dropped pending {pending.name}")
         return record
 
@@ -210,7 +210,7 @@ class _Reconciler:
                                 where="server", reason="replaced by rotation")
         await _remove(self.session, use, previous.name, self.provider)
         record = record.clear_previous()
-        self.store.save(record)
+        await _save(self.store, record)
         self.actions.append(f"removed previous {previous.name}")
         return record
 
@@ -242,11 +242,16 @@ async def reconcile(
     provider: SecondFactorProvider | None,
 ) -> tuple[TokenRecord, list[str]]:
     """Finish or undo an interrupted rotation; returns the record and what was done."""
-    record = store.load()
+    record = await asyncio.to_thread(store.load)
     if record is None:
         raise AuthError("no token is stored", hint="run `botkit bootstrap`")
     reconciler = _Reconciler(settings, session, store, audit, provider)
-    record = await reconciler.run(record)
+    try:
+        record = await reconciler.run(record)
+    except BaseException as error:
+        # Its removals were announced before they were tried: say that one failed.
+        await _note_failure(audit, error, stage="reconcile")
+        raise
     return record, reconciler.actions
 
 
@@ -294,21 +299,22 @@ async def rotate(
         slot = TokenSlot(name=name, secret=SecretStr(secret), created_at=now(),
                          bypass_two_factor=bypass)
         record = record.with_pending(slot)
-        store.save(record)
+        await _save(store, record)
         await audit.record("token.created", token=name, last=slot.last_chars,
                            bypass_two_factor=bypass)
         new = _creds(record, slot)
         await session.with_credentials(new).get("me")
         await audit.record("token.verified", token=name, last=slot.last_chars)
-        record = record.promote()
-        store.save(record)
+        # Audit, then change: a promotion that cannot be recorded does not happen.
         await audit.record("token.promoted", token=name, last=slot.last_chars)
+        record = record.promote()
+        await _save(store, record)
         session.set_credentials(new)
         await audit.record("token.removed", token=current.name, last=current.last_chars,
                            where="server", reason="replaced by rotation")
         await _remove(session, old, current.name, provider)
         record = record.clear_previous()
-        store.save(record)
+        await _save(store, record)
     except BaseException as error:
         await _note_failure(audit, error)
         raise
@@ -317,7 +323,12 @@ async def rotate(
     return RotationResult(old_name=current.name, new_name=name, new_last_chars=slot.last_chars)
 
 
-async def _note_failure(audit: AuditLog, error: BaseException) -> None:
+async def _note_failure(audit: AuditLog, error: BaseException, *, stage: str = "rotate") -> None:
     """Record a failed rotation (best effort: the failure itself is what matters)."""
     with contextlib.suppress(Exception):
-        await audit.record("rotation.failed", error=type(error).__name__)
+        await audit.record("rotation.failed", stage=stage, error=type(error).__name__)
+
+
+async def _save(store: FileTokenStore, record: TokenRecord) -> None:
+    """Save off the event loop (an atomic write fsyncs twice)."""
+    await asyncio.to_thread(store.save, record)

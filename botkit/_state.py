@@ -37,16 +37,24 @@ _DIR_MODE = 0o700
 
 
 def ensure_state_dir(path: pathlib.Path) -> pathlib.Path:
-    """Create the state directory (and parents) with mode 0700; tighten an existing one."""
+    """Create the state directory (and parents) with mode 0700.
+
+    An existing folder that others may read is refused rather than tightened: it may be
+    a folder botkit does not own ([state] dir = "." or a home folder), like ssh refuses.
+    """
     try:
         path.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
-        if stat.S_IMODE(path.stat().st_mode) != _DIR_MODE:
-            path.chmod(_DIR_MODE)
+        mode = stat.S_IMODE(path.stat().st_mode)
     except OSError as error:
         raise ConfigError(
             f"cannot create the state directory {path}: {error.strerror}",
             hint="set [state] dir to a folder botkit may write",
         ) from None
+    if mode & 0o077:
+        raise ConfigError(
+            f"the state directory {path} is open to others (mode {mode:04o})",
+            hint=f"run: chmod 700 {path}, or set [state] dir to a private folder",
+        )
     return path
 
 

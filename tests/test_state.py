@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from botkit._state import atomic_write, ensure_state_dir
+from botkit.errors import ConfigError
 
 
 def _mode(path: pathlib.Path) -> int:
@@ -20,9 +21,18 @@ def _mode(path: pathlib.Path) -> int:
 def test_state_dir_is_private(tmp_path: pathlib.Path) -> None:
     state = ensure_state_dir(tmp_path / "a" / "state")
     assert _mode(state) == 0o700
-    state.chmod(0o755)
-    ensure_state_dir(state)
-    assert _mode(state) == 0o700
+    ensure_state_dir(state)  # an existing private folder is fine
+
+
+def test_an_open_existing_folder_is_refused_not_tightened(tmp_path: pathlib.Path) -> None:
+    shared = tmp_path / "shared"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)
+    with pytest.raises(ConfigError) as caught:
+        ensure_state_dir(shared)
+    assert "open to others (mode 0755)" in str(caught.value)
+    assert caught.value.hint == f"run: chmod 700 {shared}, or set [state] dir to a private folder"
+    assert _mode(shared) == 0o755
 
 
 def test_atomic_write_creates_0600(tmp_path: pathlib.Path) -> None:

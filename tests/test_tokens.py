@@ -199,12 +199,18 @@ def test_refuses_an_open_state_dir(store: FileTokenStore, state_dir: pathlib.Pat
     assert info.value.hint == f"run: chmod 700 {state_dir}"
 
 
-def test_saving_tightens_the_state_dir(store: FileTokenStore, state_dir: pathlib.Path) -> None:
+def test_saving_refuses_an_open_state_dir(
+    store: FileTokenStore, state_dir: pathlib.Path
+) -> None:
+    """A folder others can read is not botkit's to tighten: refused, nothing written."""
+    from botkit.errors import ConfigError
+
     state_dir.mkdir(mode=0o755)
     state_dir.chmod(0o755)
-    store.save(full_record())
-    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700
-    assert store.load() == full_record()
+    with pytest.raises(ConfigError, match="open to others"):
+        store.save(full_record())
+    assert stat.S_IMODE(state_dir.stat().st_mode) == 0o755
+    assert list(state_dir.iterdir()) == []
 
 
 def test_refuses_a_file_of_another_user(

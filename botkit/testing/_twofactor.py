@@ -151,10 +151,12 @@ def _email_process_invalid_code(
     max_attempts = _max_email_attempts(fake)
     # "more than 5 minutes to expire" in the comment; the code accepts a code that expired
     # less than 5 minutes ago (uses the user as loaded before the deletion above).
+    # Every part of the test reads the user as loaded, attempts included (§3.5): a code
+    # that expired under 5 minutes ago with its attempts used up is not reusable either.
     reusable = (
         loaded is not None
         and loaded.expire > now - timedelta(minutes=5)
-        and not (user.email_code is not None and user.email_code.attempts >= max_attempts)
+        and loaded.attempts < max_attempts
     )
     verified = user.verified_emails
     email_or_username = user.username or (verified[0] if verified else None)

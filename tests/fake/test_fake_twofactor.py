@@ -187,6 +187,24 @@ async def test_email_max_attempts_then_fresh_code(
     assert user.email_code is not None and user.email_code.attempts == 0
 
 
+async def test_expired_code_with_attempts_used_up_is_not_reused(
+    fake: FakeRocketChat, client: httpx.AsyncClient, no_rate_limit: None
+) -> None:
+    """§3.5: reusable needs the loaded code's attempts < max too, even inside the 5 min
+    after expiry; such a code is replaced by a freshly mailed one."""
+    fake.clock.freeze()
+    user = fake.add_user("bot", "pw", email2fa=True)
+    token = fake.create_login_token(user)
+    await _gen(client, auth(user, token))
+    bad = auth(user, token, **{"x-2fa-code": "not-the-code"})
+    for _ in range(5):
+        await _gen(client, bad)
+    fake.clock.advance(3600 + 60)  # expired one minute ago
+    r = await _gen(client, auth(user, token))
+    assert r.json()["details"]["codeGenerated"] is True
+    assert len(fake.outbox) == 2
+
+
 async def test_send_email_code_endpoint(fake: FakeRocketChat, client: httpx.AsyncClient) -> None:
     fake.add_user("bot", "pw")  # even without email 2FA enabled (§3.5)
     r = await client.post("/api/v1/users.2fa.sendEmailCode", json={"emailOrUsername": "bot"})
