@@ -177,3 +177,17 @@ def test_example_config_documents_every_key() -> None:
         for key, field in model.model_fields.items():
             shown = field.alias or key
             assert f"\n{shown} =" in text or f"\n# {shown} =" in text, f"{section_name}.{shown}"
+
+
+def test_config_masks_plugin_settings_that_look_secret(
+    runner: CliRunner, write_config: WriteConfig
+) -> None:
+    path = write_config(
+        '[plugins.alerts]\nroom = "#ops"\nwebhook_token = "hook-s3cr3t-value"\n'
+        '[plugins.alerts.upstream]\napi_key = "key-s3cr3t-value"\n'
+    )
+    for args in (["config"], ["config", "--json"]):
+        result = runner.invoke(cli, [*args, "--config", str(path)])
+        assert result.exit_code == 0, result.stderr
+        assert "s3cr3t" not in result.output
+        assert "#ops" in result.output

@@ -6,6 +6,7 @@ import datetime
 import importlib.resources
 import json
 import pathlib
+import re
 import typing
 
 import click
@@ -42,18 +43,23 @@ def init_cmd() -> None:
     click.echo(f"wrote {target}: set [server] url and [auth] username, then run botkit bootstrap")
 
 
-def _display(value: typing.Any) -> typing.Any:
+#: Keys under [plugins.<name>] whose values are shown masked: botkit cannot know a
+#: plugin's secrets, so it goes by the name (webhook_token, api_key, password...).
+_SECRET_KEY = re.compile(r"(?i)(token|secret|password|passwd|api_?key|credential|private)")
+
+
+def _display(value: typing.Any, key: str = "") -> typing.Any:
     """A value as shown to the user: secrets masked, durations and paths as text."""
-    if isinstance(value, SecretStr):
+    if isinstance(value, SecretStr) or (key and _SECRET_KEY.search(key) and value):
         return _MASK
     if isinstance(value, datetime.timedelta):
         return format_duration(value)
     if isinstance(value, pathlib.PurePath):
         return str(value)
     if isinstance(value, list):
-        return [_display(v) for v in value]
+        return [_display(v, key) for v in value]
     if isinstance(value, dict):
-        return {k: _display(v) for k, v in value.items()}
+        return {k: _display(v, str(k)) for k, v in value.items()}
     if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
