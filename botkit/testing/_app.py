@@ -3,7 +3,8 @@
 Pipeline (rocketchat-server-behaviour.md §1.2): typed-route body validation (http-router),
 authentication (§1.1, 401 of §1.3), rate limiter (§5), legacy `validateParams`, route
 permissions, 2FA (§3), handler. Responses are compact JSON with `Cache-Control: no-store`,
-`Pragma: no-cache` and a `Date` header from the fake clock (§4.0).
+`Pragma: no-cache` and a `Date` header from the fake clock (§4.0); in TEST_MODE the body of a
+thrown error also carries a `stack` (§3.10).
 """
 
 from __future__ import annotations
@@ -156,7 +157,7 @@ def _run_pipeline(ctx: Ctx, route: ApiRoute) -> tuple[int, dict[str, Any]]:
             body = {**body, "success": True}
         return 200, body
     except ApiFailure as failure:
-        return failure.status, failure.body
+        return failure.status, failure.render(test_mode=fake.test_mode, route=route.name)
 
 
 def _rate_limit(ctx: Ctx, route: ApiRoute) -> None:

@@ -187,6 +187,12 @@ class Subscription:
     alert: bool = False
     unread: int = 0
     roles: list[str] = field(default_factory=list)
+    ls: datetime | None = None  # last seen ("read up to"); None: never read since joining
+
+    @property
+    def last_seen(self) -> datetime:
+        """`ls`: the server sets it to the subscription time on join and moves it on read."""
+        return self.ls or self.ts
 
 
 @dataclass(frozen=True)

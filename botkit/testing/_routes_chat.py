@@ -9,14 +9,22 @@ Sources: Rocket.Chat `apps/meteor/app/api/server/v1/chat.ts`, `v1/rooms.ts`,
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from botkit.testing._envelope import failure, forbidden, meteor_error, plain_error
+from botkit.testing._envelope import (
+    failure,
+    forbidden,
+    js_error,
+    meteor_error,
+    plain_error,
+    typed_invalid_params,
+)
 from botkit.testing._model import Room, User
 from botkit.testing._pagination import paginate, parse_sort, sort_items
-from botkit.testing._routing import Ctx, Route, require_user
+from botkit.testing._routing import Ctx, Route, Validator, require_user
 from botkit.testing._views import message_view, room_view, subscription_view
 
 __all__ = ["ROUTES"]
@@ -122,11 +130,11 @@ def _resolve_target(ctx: Ctx, user: User, target: str) -> Room:
 def _can_send(ctx: Ctx, user: User, room: Room) -> None:
     """canSendMessage: plain `Error`s, so 400 with `error` only (§4.9)."""
     if ctx.fake.subscription(user, room.id) is None:
-        raise plain_error("error-not-allowed")
+        raise js_error("error-not-allowed")
     if room.ro and not ctx.fake.has_permission(user, "post-readonly"):
-        raise plain_error("You can't send messages because the room is readonly.")
+        raise js_error("You can't send messages because the room is readonly.")
     if user.username in room.muted:
-        raise plain_error("You_have_been_muted")
+        raise js_error("You_have_been_muted")
 
 
 _HREF = re.compile(r"^(https?://|/|ufs/)", re.IGNORECASE)
@@ -135,13 +143,13 @@ _HREF = re.compile(r"^(https?://|/|ufs/)", re.IGNORECASE)
 def _validate_message(ctx: Ctx, user: User, alias: Any, avatar: Any) -> None:
     """validateMessage: impersonation needs `message-impersonate`; avatar must be a safe href."""
     if (alias or avatar) and not ctx.fake.has_permission(user, "message-impersonate"):
-        raise plain_error("Not enough permission")
+        raise js_error("Not enough permission")
     if avatar and (
         not isinstance(avatar, str)
         or avatar.strip().lower().startswith("javascript:")
         or not _HREF.match(avatar.strip())
     ):
-        raise plain_error("Invalid href value provided")
+        raise js_error("Invalid href value provided")
 
 
 def _post_message(ctx: Ctx) -> dict[str, Any]:
@@ -234,7 +242,7 @@ def _send_message(ctx: Ctx) -> dict[str, Any]:
     fake = ctx.fake
     message: dict[str, Any] = ctx.body["message"]
     if message.get("t") and message["t"] not in ("e2e", "otr"):
-        raise plain_error("Cannot send system messages using 'chat.sendMessage'")
+        raise js_error("Cannot send system messages using 'chat.sendMessage'")
     details = {"method": "sendMessage"}
     if message.get("tshow") and not message.get("tmid"):
         raise meteor_error("invalid-params", "tshow provided but missing tmid", details)
@@ -260,10 +268,10 @@ def _send_message(ctx: Ctx) -> dict[str, Any]:
         )
     rid = message.get("rid")
     if not rid:
-        raise plain_error("The 'rid' property on the message object is missing.")
+        raise js_error("The 'rid' property on the message object is missing.")
     room = fake.rooms.get(str(rid))
     if room is None:
-        raise plain_error("error-invalid-room")
+        raise js_error("error-invalid-room")
     _can_send(ctx, user, room)
     _validate_message(ctx, user, message.get("alias"), message.get("avatar"))
     msg_id = message.get("_id")
@@ -272,7 +280,7 @@ def _send_message(ctx: Ctx) -> dict[str, Any]:
         # and `normalizeMessagesForUser([undefined])` throws a TypeError (filterStarred reads
         # `message.starred`). The document marks the outcome UNVERIFIED ("most likely a 400
         # with a TypeError text"); the error is the stricter of its two candidates.
-        raise plain_error("Cannot read properties of undefined (reading 'starred')")
+        raise js_error("Cannot read properties of undefined (reading 'starred')", "TypeError")
     fields = {k: message[k] for k in _SEND_MESSAGE_FIELDS if k in message}
     fields.setdefault("msg", "")
     stored = fake.store_message(
@@ -362,10 +370,10 @@ def _subscriptions_get(ctx: Ctx) -> dict[str, Any]:
     return {"update": [subscription_view(s) for s in subs], "remove": []}
 
 
-# --- channels.history (§4.13) --------------------------------------------------------------
+# --- channels.history, im.history / dm.history (§4.13) ---------------------------------------
 
 
-def _history(ctx: Ctx) -> dict[str, Any]:
+def _channels_history(ctx: Ctx) -> dict[str, Any]:
     user = require_user(ctx)
     room_id = ctx.query.get("roomId", "").strip()
     room_name = ctx.query.get("roomName", "").strip()
@@ -379,6 +387,116 @@ def _history(ctx: Ctx) -> dict[str, Any]:
             "error-room-not-found",
             'The required "roomId" or "roomName" param provided does not match any channel',
         )
+    return _room_history(ctx, user, room)
+
+
+# `isDmHistoryProps` (rest-typings `v1/dm/DmHistoryProps.ts`): properties in schema order,
+# `required: ["roomId"]`, `additionalProperties: false`.
+_DM_HISTORY_PROPS = (
+    "roomId",
+    "latest",
+    "showThreadMessages",
+    "oldest",
+    "inclusive",
+    "unreads",
+    "count",
+    "offset",
+    "sort",
+)
+_NON_EMPTY = frozenset({"roomId", "latest", "oldest"})  # `minLength: 1`
+_FLAGS = frozenset({"showThreadMessages", "inclusive", "unreads"})  # enum "true" / "false"
+_NUMBERS = frozenset({"count", "offset"})  # `type: "number"`, coerced from the query string
+_JS_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?Infinity")
+_JS_RADIX = re.compile(r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+")
+
+
+def _coerces_to_number(value: str) -> bool:
+    """ajv `coerceTypes` turns a string into a number when `value && value == +value`, i.e. when
+    JavaScript `Number(value)` is not NaN; `Number` ignores surrounding white space."""
+    if value == "":
+        return False
+    text = value.strip()
+    return not text or bool(_JS_DECIMAL.fullmatch(text) or _JS_RADIX.fullmatch(text))
+
+
+def _dm_history_query_errors(query: dict[str, str]) -> list[str]:
+    """The schema as ajv runs it (no `allErrors`): validation stops at the first error, checking
+    `required`, then `additionalProperties`, then each property in schema order."""
+    if "roomId" not in query:
+        return ["must have required property 'roomId'"]
+    if set(query) - set(_DM_HISTORY_PROPS):
+        return ["must NOT have additional properties"]
+    for key in _DM_HISTORY_PROPS:
+        value = query.get(key)
+        if value is None:
+            continue
+        if key in _NUMBERS and not _coerces_to_number(value):
+            return ["must be number"]
+        if key in _NON_EMPTY and not value:
+            return ["must NOT have fewer than 1 characters"]
+        if key in _FLAGS and value not in ("true", "false"):
+            return ["must be equal to one of the allowed values"]
+    return []
+
+
+def _typed_query(check: Callable[[dict[str, str]], list[str]]) -> Validator:
+    """A typed route's `query` schema (http-router, §1.2/§4.0): 400 `error-invalid-params`.
+
+    `Route` has no query slot; the `typed_body` hook runs at the same point of the pipeline
+    (in the router, before the ApiClass wrapper: before authentication and rate limiting), so
+    the check runs there and answers with the query flavour of the body itself.
+    """
+
+    def validate(ctx: Ctx) -> list[str]:
+        errors = check(ctx.query)
+        if errors:
+            raise typed_invalid_params(errors, query=True)
+        return []
+
+    return validate
+
+
+def _find_direct_room(ctx: Ctx, user: User, room_id: str) -> Room:
+    """im.ts `findDirectMessageRoom` through `getRoomByNameOrIdWithOptionToJoin(type "d")`.
+
+    A `roomId` naming a user (id or username, one "@" dropped) means the DM with that user,
+    opened if missing as `createDirectMessage` does. Anything else must be a DM room.
+
+    Choice (§4.13 lists `error-room-not-found` for im.history): in current source the lookup
+    helper throws `[invalid-channel]` (errorOnEmpty) before im.ts can, for an unknown id as
+    for a room of another type; the fake follows the document and answers
+    `error-room-not-found` with im.ts's own message in both cases.
+    """
+    name = room_id.replace("@", "", 1)
+    other = ctx.fake.find_user(name)
+    if other is not None:
+        return _open_direct_room(ctx, user, [user, other])
+    room = ctx.fake.rooms.get(name)
+    if room is None or room.t != "d":
+        raise meteor_error(
+            "error-room-not-found",
+            'The required "roomId" param provided does not match any direct message',
+        )
+    return room
+
+
+def _im_history(ctx: Ctx) -> dict[str, Any]:
+    user = require_user(ctx)
+    room = _find_direct_room(ctx, user, ctx.query["roomId"])
+    return _room_history(ctx, user, room)
+
+
+def _room_history(ctx: Ctx, user: User, room: Room) -> dict[str, Any]:
+    """`getChannelHistory` (lib/server/methods/getChannelHistory.ts), shared by both routes.
+
+    No read access -> the method returns false and the route answers `forbidden()` (§4.13).
+    With `unreads=true` and an `oldest`, when the page stops short of `oldest`, the messages
+    strictly between `oldest` and the page's oldest message are the unread ones not loaded:
+    `firstUnread` is the oldest of them (left out when there is none, as JSON drops
+    `undefined`) and `unreadNotLoaded` their number. Without `oldest` it is just
+    `unreadNotLoaded: 0`: the server takes the last-seen time from the client's `oldest`, not
+    from the subscription, so a client passes the subscription's `ls` as `oldest`.
+    """
     if not _can_access(ctx, user, room):
         raise forbidden(ctx.breaking)
     inclusive = ctx.query.get("inclusive") == "true"
@@ -386,25 +504,34 @@ def _history(ctx: Ctx) -> dict[str, Any]:
     latest = _history_date(ctx, "latest") or ctx.fake.clock.now()
     oldest = _history_date(ctx, "oldest")
 
-    def wanted(message: dict[str, Any]) -> bool:
-        ts: datetime = message["ts"]
-        if ts > latest or (ts == latest and not inclusive):
-            return False
-        if oldest is not None and (ts < oldest or (ts == oldest and not inclusive)):
-            return False
+    def visible(message: dict[str, Any]) -> bool:
         if message.get("_hidden"):
             return False
         # Thread replies are hidden unless showThreadMessages=true (also-sent-to-channel
         # replies, `tshow`, stay visible).
         return not (message.get("tmid") and not message.get("tshow") and not show_threads)
 
-    selected = sorted(
-        (m for m in ctx.fake.room_messages(room) if wanted(m)), key=lambda m: m["ts"], reverse=True
+    def between(ts: datetime, low: datetime | None, high: datetime, closed: bool) -> bool:
+        if ts > high or (ts == high and not closed):
+            return False
+        return low is None or ts > low or (ts == low and closed)
+
+    newest_first = sorted(
+        (m for m in ctx.fake.room_messages(room) if visible(m)),
+        key=lambda m: m["ts"],
+        reverse=True,
     )
+    selected = [m for m in newest_first if between(m["ts"], oldest, latest, inclusive)]
     page, _, _ = paginate(ctx, selected)
     body: dict[str, Any] = {"messages": [message_view(m) for m in page]}
     if ctx.query.get("unreads") == "true":
-        body["unreadNotLoaded"] = 0
+        unread: list[dict[str, Any]] = []
+        if oldest is not None and page and page[-1]["ts"] > oldest:
+            edge: datetime = page[-1]["ts"]
+            unread = [m for m in reversed(newest_first) if between(m["ts"], oldest, edge, False)]
+        if unread:
+            body["firstUnread"] = message_view(unread[0])
+        body["unreadNotLoaded"] = len(unread)
     return body
 
 
@@ -437,6 +564,15 @@ def _validate_im_create(ctx: Ctx) -> list[str]:
     return errors
 
 
+def _open_direct_room(ctx: Ctx, user: User, members: list[User]) -> Room:
+    """`createDirectMessage`: the existing DM of `members`, or a new one if `user` may
+    `create-d`."""
+    rid = "".join(sorted({m.id for m in members}))
+    if rid not in ctx.fake.rooms and not ctx.fake.has_permission(user, "create-d"):
+        raise meteor_error("error-not-allowed", "Not allowed", {"method": "createDirectMessage"})
+    return ctx.fake.create_dm(members)
+
+
 def _im_create(ctx: Ctx) -> dict[str, Any]:
     user = require_user(ctx)
     fake = ctx.fake
@@ -453,10 +589,7 @@ def _im_create(ctx: Ctx) -> dict[str, Any]:
         raise meteor_error("error-invalid-user", "Invalid user", details)
     if not ctx.body.get("excludeSelf"):
         members.append(user)
-    rid = "".join(sorted({m.id for m in members}))
-    if rid not in fake.rooms and not fake.has_permission(user, "create-d"):
-        raise meteor_error("error-not-allowed", "Not allowed", details)
-    room = fake.create_dm(members)
+    room = _open_direct_room(ctx, user, members)
     view = room_view(room)
     view.pop("_id")
     view.pop("t")
@@ -482,7 +615,9 @@ ROUTES: list[Route] = [
     Route("chat.getMessage", ("GET",), _get_message, validate=_validate_get_message),
     Route("rooms.get", ("GET",), _rooms_get),
     Route("subscriptions.get", ("GET",), _subscriptions_get),
-    Route("channels.history", ("GET",), _history),
+    Route("channels.history", ("GET",), _channels_history),
+    Route("im.history", ("GET",), _im_history, typed_body=_typed_query(_dm_history_query_errors)),
+    Route("dm.history", ("GET",), _im_history, typed_body=_typed_query(_dm_history_query_errors)),
     Route("im.create", ("POST",), _im_create, typed_body=_validate_im_create),
     Route("dm.create", ("POST",), _im_create, typed_body=_validate_im_create),
     Route("channels.list.joined", ("GET",), _channels_joined),

@@ -101,7 +101,7 @@ def subscription_view(sub: Subscription) -> dict[str, Any]:
         "fname": sub.fname or sub.name,
         "t": sub.t,
         "ts": iso(sub.ts),
-        "ls": iso(sub.ts),
+        "ls": iso(sub.last_seen),
         "open": sub.open,
         "alert": sub.alert,
         "unread": sub.unread,
