@@ -12,14 +12,7 @@ from __future__ import annotations
 import importlib
 import typing
 
-from loguru import logger
-
 from botkit._version import __version__
-
-# A library stays quiet until the application sets up logging (loguru's convention):
-# loguru's default sink would print unredacted values with `diagnose` on.
-# `botkit._logging.configure_logging` (the CLI, the demo) enables it.
-logger.disable("botkit")
 
 if typing.TYPE_CHECKING:
     from botkit import errors
@@ -38,6 +31,8 @@ if typing.TYPE_CHECKING:
         SecondFactorProvider,
         TotpProvider,
     )
+
+_quieted = False
 
 _SOURCES = {
     "AuditLog": "botkit._audit",
@@ -90,7 +85,24 @@ __all__ = [
 ]
 
 
+def _quiet_library_logs() -> None:
+    """A library stays quiet until the application sets up logging (loguru's convention):
+    loguru's default sink would print unredacted values with `diagnose` on. The CLI's
+    `configure_logging` turns botkit's records on; so does `logger.enable("botkit")`.
+
+    Done on first use of the public API rather than at import, so that `botkit --help`
+    does not pay for importing loguru.
+    """
+    from botkit import _logging
+
+    if not _logging.configured:
+        _logging.logger.disable("botkit")
+
+
 def __getattr__(name: str) -> typing.Any:
+    if not _quieted:
+        globals()["_quieted"] = True
+        _quiet_library_logs()
     if name == "errors":
         return importlib.import_module("botkit.errors")
     module = _SOURCES.get(name)

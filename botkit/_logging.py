@@ -24,7 +24,10 @@ if typing.TYPE_CHECKING:
 
     from botkit._config import LoggingConfig
 
-__all__ = ["RedactingSink", "configure_logging", "logger"]
+__all__ = ["RedactingSink", "configure_logging", "configured", "logger"]
+
+#: Whether `configure_logging` has run in this process (botkit's records are then on).
+configured = False
 
 #: stdlib loggers whose per-request or per-run INFO lines are noise at botkit's level.
 QUIET_LOGGERS = ("httpx", "httpcore", "apscheduler", "uvicorn", "uvicorn.access", "aiosqlite")
@@ -110,6 +113,8 @@ def configure_logging(
     level = "DEBUG" if debug else (config.level if config is not None else "INFO")
     json_lines = bool(config is not None and config.json_lines)
     target = stream if stream is not None else sys.stderr
+    global configured
+    configured = True
     logger.remove()
     logger.enable("botkit")
     logger.configure(patcher=_where, extra={"_where": ""})

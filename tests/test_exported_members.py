@@ -36,7 +36,7 @@ def test_help_does_not_import_the_heavy_parts() -> None:
     code = (
         "import sys\n"
         "from botkit._cli import cli\n"
-        "heavy = [m for m in ('httpx', 'apscheduler', 'aiosqlite', 'pydantic_settings', "
+        "heavy = [m for m in ('httpx', 'apscheduler', 'aiosqlite', 'pydantic_settings', 'loguru', "
         "'pydantic') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )

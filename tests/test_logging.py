@@ -125,6 +125,7 @@ def test_library_use_is_quiet_until_logging_is_configured() -> None:
         "from botkit._config import PluginsConfig\n"
         "from botkit._loader import discover_plugins\n"
         "logger.remove(); logger.add(sys.stdout, format='{message}')\n"
+        "from botkit import Plugin  # a library user's first use of the public API\n"
         "discover_plugins(PluginsConfig(paths=[], enabled=['ghost']))\n"
         "from botkit._logging import configure_logging\n"
         "configure_logging(stream=sys.stdout)\n"
