@@ -18,9 +18,9 @@ import typing
 from pydantic import SecretStr
 
 from botkit._audit import AuditLog
-from botkit._config import Settings
 from botkit._prompt import Prompter
 from botkit._redact import register_secret
+from botkit._services import TokenServices
 from botkit._session import Credentials, Session
 from botkit._tokens import FileTokenStore, TokenRecord, TokenSlot
 from botkit._twofactor import (
@@ -95,17 +95,12 @@ class _Bootstrap:
 
     def __init__(
         self,
-        settings: Settings,
-        session: Session,
-        store: FileTokenStore,
-        audit: AuditLog,
+        services: TokenServices,
         prompter: Prompter,
         now: typing.Callable[[], datetime.datetime],
     ) -> None:
-        self.settings = settings
-        self.session = session
-        self.store = store
-        self.audit = audit
+        self.settings, self.session = services.settings, services.session
+        self.store, self.audit = services.store, services.audit
         self.prompter = prompter
         self.now = now
         self.login_totp_code: str | None = None
@@ -314,21 +309,20 @@ async def _refuse_if_working(store: FileTokenStore, session: Session) -> None:
 
 
 async def bootstrap_with_password(
-    settings: Settings,
-    session: Session,
-    store: FileTokenStore,
-    audit: AuditLog,
+    services: TokenServices,
     prompter: Prompter,
     *,
     now: typing.Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
 ) -> BootstrapResult:
     """The password path; see the module docstring."""
+    settings, session = services.settings, services.session
+    store, audit = services.store, services.audit
     server_url = settings.server.base_url
     await _refuse_if_working(store, session)
     username = settings.auth.username or await prompter.ask("Username", secret=False)
     await audit.record("bootstrap.started", path="password", username=username)
     password = await prompter.ask(f"Password for {username} on {server_url}", secret=True)
-    run = _Bootstrap(settings, session, store, audit, prompter, now)
+    run = _Bootstrap(services, prompter, now)
     login = await run._login(username, password)
     try:
         slot = await run._create_pat(login, password)
@@ -370,15 +364,14 @@ async def _logout(session: Session, login: Credentials, audit: AuditLog) -> None
 
 
 async def bootstrap_with_token(
-    settings: Settings,
-    session: Session,
-    store: FileTokenStore,
-    audit: AuditLog,
+    services: TokenServices,
     prompter: Prompter,
     *,
     now: typing.Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC),
 ) -> BootstrapResult:
     """The token path: a PAT made in Rocket.Chat's UI (My Account > Personal Access Tokens)."""
+    settings, session = services.settings, services.session
+    store, audit = services.store, services.audit
     server_url = settings.server.base_url
     await _refuse_if_working(store, session)
     user_id = await prompter.ask("User id (shown with the token in Rocket.Chat)", secret=False)

@@ -37,6 +37,7 @@ from botkit._rotation import created_here, list_server_tokens, reconcile, rotate
 from botkit._scheduler import Scheduler
 from botkit._services import (
     StoredAuth,
+    TokenServices,
     load_auth,
     open_audit,
     open_session,
@@ -136,18 +137,14 @@ class RotationPolicy:
 
     def __init__(
         self,
-        settings: Settings,
-        session: Session,
-        store: FileTokenStore,
-        audit: AuditLog,
+        services: TokenServices,
         provider: SecondFactorProvider | None,
         db: StateDB,
         clock: Clock,
     ) -> None:
-        self.settings = settings
-        self.session = session
-        self.store = store
-        self.audit = audit
+        self.services = services
+        self.settings, self.session = services.settings, services.session
+        self.store, self.audit = services.store, services.audit
         self.provider = provider
         self.db = db
         self.clock = clock
@@ -171,8 +168,7 @@ class RotationPolicy:
                 )
             try:
                 async with token_lock(self.settings, wait=0):
-                    result = await rotate(self.settings, self.session, self.store,
-                                          self.audit, self.provider, now=self.clock)
+                    result = await rotate(self.services, self.provider, now=self.clock)
             except LockHeld as error:
                 # A CLI command is changing tokens right now; the next check tries again.
                 logger.info("rotation postponed: {}", error)
@@ -225,11 +221,11 @@ def _plugin_audit(
     return record
 
 
-async def token_audit_job(
-    settings: Settings, session: Session, store: FileTokenStore, audit: AuditLog, clock: Clock
-) -> None:
+async def token_audit_job(services: TokenServices, clock: Clock) -> None:
     """The system job `botkit.token_audit`: log and audit the inventory's findings."""
-    rows = inventory(store.load(), await list_server_tokens(session),
+    settings, audit = services.settings, services.audit
+    record = await asyncio.to_thread(services.store.load)
+    rows = inventory(record, await list_server_tokens(services.session),
                      settings.tokens.name_prefix)
     ours = await asyncio.to_thread(created_here, audit.path)
     findings = audit_tokens(rows, settings.tokens, clock(), ours=ours)
@@ -240,13 +236,10 @@ async def token_audit_job(
 
 
 def build_scheduler(
-    settings: Settings,
+    services: TokenServices,
     db: StateDB,
-    session: Session,
-    audit: AuditLog,
     provider: SecondFactorProvider | None,
     *,
-    store: FileTokenStore,
     clock: Clock = _utc_now,
     on_fatal: typing.Callable[[BaseException], None] | None = None,
 ) -> tuple[Scheduler, list[LoadedPlugin]]:
@@ -255,6 +248,7 @@ def build_scheduler(
     Shared by the daemon, `botkit jobs list/run` and `botkit status`, so that all of
     them see the same jobs under the same names.
     """
+    settings, session, audit = services.settings, services.session, services.audit
     plugins = discover_plugins(settings.plugins)
     factory = ContextFactory(
         db=db, rest=session, chat=Chat(session), audit=_plugin_audit(audit),
@@ -262,12 +256,12 @@ def build_scheduler(
     )
     scheduler = Scheduler(settings.scheduler, db, factory, clock=clock, on_fatal=on_fatal)
     scheduler.add_plugin_jobs(plugins)
-    policy = RotationPolicy(settings, session, store, audit, provider, db, clock)
+    policy = RotationPolicy(services, provider, db, clock)
     scheduler.add_system_job("botkit.rotation", policy.check,
                              interval=settings.tokens.check_interval, timeout="10m")
 
     async def token_audit() -> None:
-        await token_audit_job(settings, session, store, audit, clock)
+        await token_audit_job(services, clock)
         await db.prune_runs(keep=RUN_HISTORY_KEEP)
 
     scheduler.add_system_job("botkit.token_audit", token_audit,
@@ -346,10 +340,12 @@ class Daemon:
             provider = unattended_provider(settings)
             async with open_session(settings, auth.credentials, second_factor=provider,
                                     audit=audit) as session:
+                services = TokenServices(settings, session, open_token_store(settings), audit)
                 await self._verify(session, auth)
-                await self._reconcile(session, audit, provider, auth)
+                if not auth.read_only:
+                    await self._reconcile(services, provider)
                 async with StateDB(state_dir / STATE_DB) as db:
-                    await self._serve(session, audit, provider, db, state_dir)
+                    await self._serve(services, provider, db, state_dir)
         finally:
             lock.release()
 
@@ -366,18 +362,11 @@ class Daemon:
             logger.info("the token comes from BOTKIT_AUTH__TOKEN: rotation is off")
 
     async def _reconcile(
-        self,
-        session: Session,
-        audit: AuditLog,
-        provider: SecondFactorProvider | None,
-        auth: StoredAuth,
+        self, services: TokenServices, provider: SecondFactorProvider | None
     ) -> None:
-        if auth.read_only:
-            return
-        store = open_token_store(self.settings)
         try:
             async with token_lock(self.settings):
-                _, actions = await reconcile(self.settings, session, store, audit, provider)
+                _, actions = await reconcile(services, provider)
         except TwoFactorError:
             logger.warning(
                 "an interrupted rotation needs a 2FA code to be cleaned up: "
@@ -390,7 +379,7 @@ class Daemon:
             return
         for action in actions:
             logger.info("reconciled: {}", action)
-        await self._follow_store(session, store)
+        await self._follow_store(services.session, services.store)
 
     async def _follow_store(self, session: Session, store: FileTokenStore) -> bool:
         """Switch the session to the store's current token if another process changed it.
@@ -413,19 +402,16 @@ class Daemon:
 
     async def _serve(
         self,
-        session: Session,
-        audit: AuditLog,
+        services: TokenServices,
         provider: SecondFactorProvider | None,
         db: StateDB,
         state_dir: pathlib.Path,
     ) -> None:
-        settings = self.settings
-        store = open_token_store(settings)
-        self._session, self._store = session, store
+        settings, session, audit = self.settings, services.session, services.audit
+        self._session, self._store = session, services.store
         await db.prune_runs(keep=RUN_HISTORY_KEEP)
         scheduler, self.plugins = build_scheduler(
-            settings, db, session, audit, provider, store=store, clock=self.clock,
-            on_fatal=self._on_fatal,
+            services, db, provider, clock=self.clock, on_fatal=self._on_fatal
         )
         self.scheduler = scheduler
         loop = asyncio.get_running_loop()

@@ -24,10 +24,9 @@ from botkit._bootstrap import bootstrap_with_password
 from botkit._config import load_settings
 from botkit._daemon import Daemon
 from botkit._logging import configure_logging
-from botkit._services import open_audit, open_session
+from botkit._services import open_audit, open_session, token_services
 from botkit._state import AUDIT_FILE, STATE_DB
 from botkit._storage import StateDB
-from botkit._tokens import open_token_store
 from botkit.errors import BotkitError, ConfigError
 
 if typing.TYPE_CHECKING:
@@ -183,7 +182,7 @@ async def _run(fake: FakeRocketChat, url: str, home: pathlib.Path, plugins: path
     audit = open_audit(settings)
     async with open_session(settings, audit=audit) as session:
         result = await bootstrap_with_password(
-            settings, session, open_token_store(settings), audit, _Scripted(password)
+            token_services(settings, session, audit), _Scripted(password)
         )
     click.echo(f"   stored token {result.token_name} (...{result.last_chars})")
 

@@ -35,8 +35,8 @@ from pydantic import SecretStr
 from botkit._audit import AuditLog
 from botkit._audit import read as read_audit
 from botkit._bootstrap import token_name
-from botkit._config import Settings
 from botkit._redact import register_secret
+from botkit._services import TokenServices
 from botkit._session import Credentials, Session
 from botkit._tokens import FileTokenStore, TokenRecord, TokenSlot
 from botkit._twofactor import SecondFactorProvider
@@ -151,18 +151,9 @@ async def _remove(
 class _Reconciler:
     """One reconciliation pass; each action is audited before or as it happens."""
 
-    def __init__(
-        self,
-        settings: Settings,
-        session: Session,
-        store: FileTokenStore,
-        audit: AuditLog,
-        provider: SecondFactorProvider | None,
-    ) -> None:
-        self.settings = settings
-        self.session = session
-        self.store = store
-        self.audit = audit
+    def __init__(self, services: TokenServices, provider: SecondFactorProvider | None) -> None:
+        self.settings, self.session = services.settings, services.session
+        self.store, self.audit = services.store, services.audit
         self.provider = provider
         self.actions: list[str] = []
 
@@ -235,17 +226,14 @@ class _Reconciler:
 
 
 async def reconcile(
-    settings: Settings,
-    session: Session,
-    store: FileTokenStore,
-    audit: AuditLog,
-    provider: SecondFactorProvider | None,
+    services: TokenServices, provider: SecondFactorProvider | None
 ) -> tuple[TokenRecord, list[str]]:
     """Finish or undo an interrupted rotation; returns the record and what was done."""
-    record = await asyncio.to_thread(store.load)
+    record = await asyncio.to_thread(services.store.load)
     if record is None:
         raise AuthError("no token is stored", hint="run `botkit bootstrap`")
-    reconciler = _Reconciler(settings, session, store, audit, provider)
+    audit = services.audit
+    reconciler = _Reconciler(services, provider)
     try:
         record = await reconciler.run(record)
     except BaseException as error:
@@ -264,21 +252,20 @@ def _free_name(prefix: str, now: datetime.datetime, taken: set[str]) -> str:
 
 
 async def rotate(
-    settings: Settings,
-    session: Session,
-    store: FileTokenStore,
-    audit: AuditLog,
+    services: TokenServices,
     provider: SecondFactorProvider | None,
     *,
     now: Now = _utc_now,
 ) -> RotationResult:
-    """Rotate the current PAT, make-before-break; `session` is switched to the new one."""
+    """Rotate the current PAT, make-before-break; the session is switched to the new one."""
+    settings, session = services.settings, services.session
+    store, audit = services.store, services.audit
     if store.read_only:
         raise AuthError(
             "the token was injected through the environment; botkit does not rotate it",
             hint="rotate it in Rocket.Chat and update BOTKIT_AUTH__TOKEN",
         )
-    record, _ = await reconcile(settings, session, store, audit, provider)
+    record, _ = await reconcile(services, provider)
     current = record.current
     assert current is not None
     old = _creds(record, current)

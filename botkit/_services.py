@@ -15,18 +15,35 @@ from botkit._audit import AuditLog
 from botkit._config import Settings
 from botkit._session import Credentials, Session
 from botkit._state import AUDIT_FILE, TOKEN_LOCK, ensure_state_dir, exclusive_lock
-from botkit._tokens import TokenRecord, open_token_store
+from botkit._tokens import FileTokenStore, TokenRecord, open_token_store
 from botkit._twofactor import SecondFactorProvider, TotpProvider
 from botkit.errors import NotBootstrapped
 
 __all__ = [
     "StoredAuth",
+    "TokenServices",
     "load_auth",
     "open_audit",
     "open_session",
     "token_lock",
+    "token_services",
     "unattended_provider",
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenServices:
+    """What every token step (bootstrap, rotation, reconciliation, policy) works with."""
+
+    settings: Settings
+    session: Session
+    store: FileTokenStore
+    audit: AuditLog
+
+
+def token_services(settings: Settings, session: Session, audit: AuditLog) -> TokenServices:
+    """The bundle for this configuration, with its token store."""
+    return TokenServices(settings, session, open_token_store(settings), audit)
 
 
 @dataclasses.dataclass(frozen=True)

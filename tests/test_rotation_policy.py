@@ -26,6 +26,7 @@ from botkit._cli import cli as botkit_cli
 from botkit._config import Settings
 from botkit._daemon import RotationPolicy, token_audit_job
 from botkit._http import httpx
+from botkit._services import TokenServices
 from botkit._session import Credentials, Session
 from botkit._state import AUDIT_FILE, STATE_DB
 from botkit._storage import StateDB
@@ -59,8 +60,8 @@ class World:
         return self.now
 
     def policy(self, provider: SecondFactorProvider | None = None) -> RotationPolicy:
-        return RotationPolicy(self.settings, self.session, self.store, self.audit, provider,
-                              self.db, self.clock)
+        services = TokenServices(self.settings, self.session, self.store, self.audit)
+        return RotationPolicy(services, provider, self.db, self.clock)
 
     def events(self, name: str) -> list[dict[str, typing.Any]]:
         return self.audit.read(event=name)
@@ -265,7 +266,7 @@ async def test_token_audit_job_logs_and_audits_the_findings(world: World) -> Non
     # A token this install asked for (its audit log says so) but never stored: an orphan.
     await world.audit.record("token.requested", token="botkit-20200101T000000Z")
     world.fake.create_pat(world.bot, "botkit-20200101T000000Z")
-    await token_audit_job(world.settings, world.session, world.store, world.audit,
+    await token_audit_job(TokenServices(world.settings, world.session, world.store, world.audit),
                           lambda: datetime.datetime.now(datetime.UTC) + 31 * DAY)
     assert {w.split(":")[1].strip() for w in world.warnings} == {
         "unknown", "orphaned", "stale"}

@@ -34,17 +34,15 @@ def bootstrap_cmd(state: CLIState, token_path: bool) -> None:
     """
     from botkit._bootstrap import bootstrap_with_password, bootstrap_with_token
     from botkit._prompt import TerminalPrompter
-    from botkit._services import open_audit, open_session, token_lock
-    from botkit._tokens import open_token_store
+    from botkit._services import open_audit, open_session, token_lock, token_services
 
     settings = state.settings
 
     async def main() -> None:
         audit = open_audit(settings)
-        store = open_token_store(settings)
         async with token_lock(settings), open_session(settings, audit=audit) as session:
             run = bootstrap_with_token if token_path else bootstrap_with_password
-            result = await run(settings, session, store, audit, TerminalPrompter())
+            result = await run(token_services(settings, session, audit), TerminalPrompter())
         click.echo(f"signed in as {result.username} (user id {result.user_id})")
         click.echo(f"stored token {result.token_name} (...{result.last_chars})")
         click.echo(f"token file: {result.token_file}")

@@ -42,10 +42,15 @@ async def _offline_scheduler(
 ) -> typing.AsyncIterator[typing.Any]:
     """The daemon's scheduler, not started: for listings, or to run one job now."""
     from botkit._daemon import build_scheduler
-    from botkit._services import load_auth, open_audit, open_session, unattended_provider
+    from botkit._services import (
+        load_auth,
+        open_audit,
+        open_session,
+        token_services,
+        unattended_provider,
+    )
     from botkit._state import STATE_DB, ensure_state_dir
     from botkit._storage import StateDB
-    from botkit._tokens import open_token_store
 
     credentials = load_auth(settings).credentials if for_running else None
     audit = open_audit(settings, actor="cli")
@@ -55,9 +60,8 @@ async def _offline_scheduler(
         open_session(settings, credentials, second_factor=provider, audit=audit) as session,
         StateDB(state_dir / STATE_DB) as db,
     ):
-        scheduler, _plugins = build_scheduler(
-            settings, db, session, audit, provider, store=open_token_store(settings)
-        )
+        services = token_services(settings, session, audit)
+        scheduler, _plugins = build_scheduler(services, db, provider)
         yield scheduler
 
 

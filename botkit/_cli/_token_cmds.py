@@ -215,24 +215,20 @@ def _record_findings(
 def rotate_cmd(state: CLIState) -> None:
     """Replace the current token now, make-before-break."""
     from botkit._rotation import rotate
-    from botkit._services import open_audit, open_session, token_lock
-    from botkit._tokens import open_token_store
+    from botkit._services import load_auth, open_audit, open_session, token_lock, token_services
 
     settings = state.settings
 
     async def main() -> None:
-        from botkit._services import load_auth
-
         auth = load_auth(settings)
         audit = open_audit(settings)
-        store = open_token_store(settings)
         provider = _provider(settings)
         async with (
             token_lock(settings),
             open_session(settings, auth.credentials, audit=audit,
                          second_factor=provider) as session,
         ):
-            result = await rotate(settings, session, store, audit, provider)
+            result = await rotate(token_services(settings, session, audit), provider)
         click.echo(f"rotated: {result.old_name} -> {result.new_name} (...{result.new_last_chars})")
 
     run_async(main())
@@ -244,8 +240,7 @@ def rotate_cmd(state: CLIState) -> None:
 def reconcile_cmd(state: CLIState) -> None:
     """Finish or undo an interrupted rotation now (the daemon does this at every start)."""
     from botkit._rotation import reconcile
-    from botkit._services import load_auth, open_audit, open_session, token_lock
-    from botkit._tokens import open_token_store
+    from botkit._services import load_auth, open_audit, open_session, token_lock, token_services
 
     settings = state.settings
 
@@ -258,8 +253,7 @@ def reconcile_cmd(state: CLIState) -> None:
             open_session(settings, auth.credentials, audit=audit,
                          second_factor=provider) as session,
         ):
-            _, actions = await reconcile(settings, session, open_token_store(settings),
-                                         audit, provider)
+            _, actions = await reconcile(token_services(settings, session, audit), provider)
         return actions
 
     actions = run_async(main())
