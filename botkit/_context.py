@@ -107,6 +107,8 @@ class ContextFactory:
         audit: the audit sink (e.g. `AuditLog.record` adapted to `(event, details)`).
         rest_for_plugin: optional `name -> Rest` (e.g. `session.for_plugin`), so that
             request counts are kept per plugin; default: `rest` for everyone.
+        chat_for_plugin: optional `name -> Chat` over that plugin's view, so that its
+            posts count under it too; built once per plugin. Default: `chat`.
     """
 
     def __init__(
@@ -117,12 +119,16 @@ class ContextFactory:
         chat: Chat,
         audit: Audit,
         rest_for_plugin: typing.Callable[[str], Rest] | None = None,
+        chat_for_plugin: typing.Callable[[str], Chat] | None = None,
     ) -> None:
         self._db = db
         self._rest = rest
         self._chat = chat
         self._audit = audit
         self._rest_for_plugin = rest_for_plugin
+        self._chat_for_plugin = chat_for_plugin
+        # One Chat per plugin: it caches room-name resolutions across runs.
+        self._chats: dict[str, Chat] = {}
 
     def __call__(
         self,
@@ -132,11 +138,16 @@ class ContextFactory:
     ) -> Context[typing.Any]:
         job = spec.name if spec is not None else None
         rest = self._rest_for_plugin(loaded.name) if self._rest_for_plugin else self._rest
+        chat = self._chat
+        if self._chat_for_plugin is not None:
+            chat = self._chats.get(loaded.name) or self._chats.setdefault(
+                loaded.name, self._chat_for_plugin(loaded.name)
+            )
         return Context(
             plugin=loaded.name,
             settings=loaded.settings,
             rest=rest,
-            chat=self._chat,
+            chat=chat,
             store=PluginStore(self._db, loaded.name),
             log=logger.bind(plugin=loaded.name, job=job),
             audit=_TaggedAudit(self._audit, loaded.name, job),

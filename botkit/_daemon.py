@@ -253,6 +253,7 @@ def build_scheduler(
     factory = ContextFactory(
         db=db, rest=session, chat=Chat(session), audit=_plugin_audit(audit),
         rest_for_plugin=session.for_plugin,
+        chat_for_plugin=lambda name: Chat(session.for_plugin(name)),
     )
     scheduler = Scheduler(settings.scheduler, db, factory, clock=clock, on_fatal=on_fatal)
     scheduler.add_plugin_jobs(plugins)

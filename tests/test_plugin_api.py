@@ -299,3 +299,26 @@ async def test_context_log_is_bound(tmp_path: pathlib.Path) -> None:
     finally:
         logger.remove(sink)
     assert any(r.get("plugin") == "hello" and r.get("job") == "hello.tick" for r in records)
+
+
+async def test_each_plugin_gets_its_own_chat_once(tmp_path: pathlib.Path) -> None:
+    """Posts count under the plugin that made them; the Chat (and its room cache) is reused."""
+    made: list[str] = []
+
+    def chat_for(name: str) -> FakeChat:
+        made.append(name)
+        return FakeChat()
+
+    async def audit(event: str, details: dict[str, typing.Any]) -> None: ...
+
+    async with StateDB(tmp_path / "s.db") as db:
+        factory = ContextFactory(db=db, rest=FakeRest(), chat=FakeChat(), audit=audit,
+                                 chat_for_plugin=chat_for)
+        one, two = Plugin("one"), Plugin("two")
+        one.job(interval=60, name="a")(noop)
+        two.job(interval=60, name="b")(noop)
+        first = factory(LoadedPlugin("one", one, "t"), one.jobs[0], None)
+        again = factory(LoadedPlugin("one", one, "t"), one.jobs[0], None)
+        other = factory(LoadedPlugin("two", two, "t"), two.jobs[0], None)
+    assert made == ["one", "two"]
+    assert first.chat is again.chat and first.chat is not other.chat
