@@ -1,8 +1,8 @@
 """The ASGI app: request parsing, the REST pipeline of `ApiClass.ts`, faults and the log.
 
-Pipeline (rocketchat-server-behaviour.md §1.2): typed-route body validation (http-router),
-authentication (§1.1, 401 of §1.3), rate limiter (§5), legacy `validateParams`, route
-permissions, 2FA (§3), handler. Responses are compact JSON with `Cache-Control: no-store`,
+Pipeline (rocketchat-server-behaviour.md §1.2): typed-route query, then body validation
+(http-router), authentication (§1.1, 401 of §1.3), rate limiter (§5), legacy `validateParams`,
+route permissions, 2FA (§3), handler. Responses are compact JSON with `Cache-Control: no-store`,
 `Pragma: no-cache` and a `Date` header from the fake clock (§4.0); in TEST_MODE the body of a
 thrown error also carries a `stack` (§3.10).
 """
@@ -121,6 +121,10 @@ def _json_bytes(body: Any) -> bytes:
 def _run_pipeline(ctx: Ctx, route: ApiRoute) -> tuple[int, dict[str, Any]]:
     fake = ctx.fake
     try:
+        if route.typed_query is not None:
+            messages = route.typed_query(ctx)
+            if messages:
+                raise typed_invalid_params(messages, query=True)
         if route.typed_body is not None:
             messages = route.typed_body(ctx)
             if messages:

@@ -115,7 +115,9 @@ def failure(text: str | None = None, error_type: str | None = None) -> ApiFailur
 
 
 def validation_error(messages: list[str]) -> ApiFailure:
-    """Legacy `validateParams` failure: ajv messages joined by "\\n " plus the suffix (§4.0)."""
+    """Legacy `validateParams` failure (§4.0): `ApiClass.ts` throws
+    `Meteor.Error('invalid-params', errors.map((e) => e.message).join('\\n '))`, so the ajv
+    messages (no `instancePath`) joined by "\\n ", plus the " [invalid-params]" suffix."""
     text = "\n ".join(messages)
     return ApiFailure(
         400,
@@ -125,11 +127,16 @@ def validation_error(messages: list[str]) -> ApiFailure:
 
 
 def typed_invalid_params(messages: list[str], *, query: bool = False) -> ApiFailure:
-    """http-router validation of a typed route: no suffix, `errorType` first (§4.0)."""
+    """http-router validation of a typed route: no suffix, `errorType` first (§4.0).
+
+    `packages/http-router/src/Router.ts` (current, the version with zod support and
+    `parseQueryParams`): `query` failures are `error-invalid-params`, `body` failures
+    `invalid-params`, and its `parse()` joins the messages with "\\n". The document's §4.0
+    says "\\n " (what the older router and the legacy `validateParams` use); the source wins.
+    """
     error_type = "error-invalid-params" if query else "invalid-params"
-    return ApiFailure(
-        400, {"success": False, "errorType": error_type, "error": "\n ".join(messages)}
-    )
+    body = {"success": False, "errorType": error_type, "error": "\n".join(messages)}
+    return ApiFailure(400, body)
 
 
 def unauthorized(breaking: bool) -> ApiFailure:

@@ -9,87 +9,60 @@ Sources: Rocket.Chat `apps/meteor/app/api/server/v1/chat.ts`, `v1/rooms.ts`,
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from botkit.testing._envelope import (
-    failure,
-    forbidden,
-    js_error,
-    meteor_error,
-    plain_error,
-    typed_invalid_params,
-)
+from botkit.testing._ajv import Schema, validate
+from botkit.testing._envelope import failure, forbidden, js_error, meteor_error, plain_error
 from botkit.testing._model import Room, User
 from botkit.testing._pagination import paginate, parse_sort, sort_items
-from botkit.testing._routing import Ctx, Route, Validator, require_user
+from botkit.testing._routing import Ctx, Route, require_user
 from botkit.testing._views import message_view, room_view, subscription_view
 
 __all__ = ["ROUTES"]
 
-_JS_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "array": (list,),
-    "object": (dict,),
-    "boolean": (bool,),
-}
-
-
-def _type_errors(body: dict[str, Any], schema: dict[str, str]) -> list[str]:
-    errors = []
-    for key, expected in schema.items():
-        if key not in body:
-            continue
-        value = body[key]
-        if expected == "string|array":
-            ok = isinstance(value, str) or (
-                isinstance(value, list) and all(isinstance(v, str) for v in value)
-            )
-        else:
-            ok = isinstance(value, _JS_TYPES[expected])
-        if not ok:
-            errors.append(f"/{key} must be {expected.split('|')[0]}")
-    return errors
-
-
 # --- chat.postMessage (§4.9) ---------------------------------------------------------------
 
-_POST_COMMON = {
-    "text": "string",
-    "alias": "string",
-    "emoji": "string",
-    "avatar": "string",
-    "attachments": "array",
-    "customFields": "object",
-    "parseUrls": "boolean",
+_STRING: Schema = {"type": "string"}
+_STRING_OR_LIST: Schema = {"oneOf": [_STRING, {"type": "array", "items": _STRING}]}
+_POST_COMMON: dict[str, Schema] = {
+    "text": _STRING,
+    "alias": _STRING,
+    "emoji": _STRING,
+    "avatar": _STRING,
+    "attachments": {"type": "array", "items": {"type": "object"}},
 }
-_POST_BRANCHES = (
-    ("roomId", {"roomId": "string|array", **_POST_COMMON, "tmid": "string"}),
-    ("channel", {"channel": "string|array", **_POST_COMMON}),  # no `tmid` with `channel`
-)
+
+
+def _post_branch(target: str, *, tmid: bool) -> Schema:
+    properties: dict[str, Schema] = {target: _STRING_OR_LIST, **_POST_COMMON}
+    if tmid:
+        properties["tmid"] = _STRING
+    properties["customFields"] = {"type": "object"}
+    properties["parseUrls"] = {"type": "boolean"}
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": [target],
+        "additionalProperties": False,
+    }
+
+
+# `isChatPostMessageProps` (rest-typings `v1/chat.ts`, §4.9): `oneOf` of a `roomId` and a
+# `channel` branch, `additionalProperties: false` in both, no `tmid` with `channel`; the target
+# is itself a `oneOf` of a string and an array of strings. Choices where the source read is
+# older than the document: property order follows §4.9 (`tmid` after `attachments`,
+# `parseUrls` last); the older schema marks the optional fields `nullable` and the shared ajv
+# instance coerces scalar types, neither confirmed for the current one, so the fake takes the
+# stricter reading: no `null`, no coercion ("must be string" for `"text": 5`).
+_POST_MESSAGE_SCHEMA: Schema = {
+    "oneOf": [_post_branch("roomId", tmid=True), _post_branch("channel", tmid=False)]
+}
 
 
 def _validate_post_message(ctx: Ctx) -> list[str]:
-    """ajv `oneOf` of two branches, `additionalProperties: false` in both (§4.9)."""
-    body = ctx.body
-    all_errors: list[str] = []
-    passing = 0
-    for required, schema in _POST_BRANCHES:
-        errors = [] if required in body else [f"must have required property '{required}'"]
-        if set(body) - set(schema):
-            errors.append("must NOT have additional properties")
-        errors += _type_errors(body, schema)
-        if isinstance(body.get("attachments"), list) and not all(
-            isinstance(a, dict) for a in body["attachments"]
-        ):
-            errors.append("/attachments must be object")
-        passing += not errors
-        all_errors += errors
-    if passing == 1:
-        return []
-    return [*all_errors, "must match exactly one schema in oneOf"]
+    return validate(_POST_MESSAGE_SCHEMA, ctx.body)[0]
 
 
 def _find_room(ctx: Ctx, name_or_id: str, types: tuple[str, ...]) -> Room | None:
@@ -218,15 +191,21 @@ _SEND_MESSAGE_FIELDS = (
 )
 
 
+# `isChatSendMessageProps`: `message` required, `previewUrls` an array, nothing else at the top
+# (§4.10); what the message object holds is checked by the handler.
+_SEND_MESSAGE_SCHEMA: Schema = {
+    "type": "object",
+    "properties": {
+        "message": {"type": "object"},
+        "previewUrls": {"type": "array", "items": _STRING},
+    },
+    "required": ["message"],
+    "additionalProperties": False,
+}
+
+
 def _validate_send_message(ctx: Ctx) -> list[str]:
-    body = ctx.body
-    errors = []
-    if "message" not in body:
-        errors.append("must have required property 'message'")
-    if set(body) - {"message", "previewUrls"}:
-        errors.append("must NOT have additional properties")
-    errors += _type_errors(body, {"message": "object", "previewUrls": "array"})
-    return errors
+    return validate(_SEND_MESSAGE_SCHEMA, ctx.body)[0]
 
 
 def _parse_message_ts(value: Any) -> datetime | None:
@@ -391,69 +370,35 @@ def _channels_history(ctx: Ctx) -> dict[str, Any]:
 
 
 # `isDmHistoryProps` (rest-typings `v1/dm/DmHistoryProps.ts`): properties in schema order,
-# `required: ["roomId"]`, `additionalProperties: false`.
-_DM_HISTORY_PROPS = (
-    "roomId",
-    "latest",
-    "showThreadMessages",
-    "oldest",
-    "inclusive",
-    "unreads",
-    "count",
-    "offset",
-    "sort",
-)
-_NON_EMPTY = frozenset({"roomId", "latest", "oldest"})  # `minLength: 1`
-_FLAGS = frozenset({"showThreadMessages", "inclusive", "unreads"})  # enum "true" / "false"
-_NUMBERS = frozenset({"count", "offset"})  # `type: "number"`, coerced from the query string
-_JS_DECIMAL = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?Infinity")
-_JS_RADIX = re.compile(r"0[xX][0-9a-fA-F]+|0[oO][0-7]+|0[bB][01]+")
+# `required: ["roomId"]`, `additionalProperties: false`; `count`/`offset` are numbers coerced
+# from the query string.
+_NON_EMPTY: Schema = {"type": "string", "minLength": 1}
+_FLAG: Schema = {"type": "string", "enum": ["true", "false"]}
+_NUMBER: Schema = {"type": "number"}
+_DM_HISTORY_SCHEMA: Schema = {
+    "type": "object",
+    "properties": {
+        "roomId": _NON_EMPTY,
+        "latest": _NON_EMPTY,
+        "showThreadMessages": _FLAG,
+        "oldest": _NON_EMPTY,
+        "inclusive": _FLAG,
+        "unreads": _FLAG,
+        "count": _NUMBER,
+        "offset": _NUMBER,
+        "sort": _STRING,
+    },
+    "required": ["roomId"],
+    "additionalProperties": False,
+}
 
 
-def _coerces_to_number(value: str) -> bool:
-    """ajv `coerceTypes` turns a string into a number when `value && value == +value`, i.e. when
-    JavaScript `Number(value)` is not NaN; `Number` ignores surrounding white space."""
-    if value == "":
-        return False
-    text = value.strip()
-    return not text or bool(_JS_DECIMAL.fullmatch(text) or _JS_RADIX.fullmatch(text))
-
-
-def _dm_history_query_errors(query: dict[str, str]) -> list[str]:
-    """The schema as ajv runs it (no `allErrors`): validation stops at the first error, checking
-    `required`, then `additionalProperties`, then each property in schema order."""
-    if "roomId" not in query:
-        return ["must have required property 'roomId'"]
-    if set(query) - set(_DM_HISTORY_PROPS):
-        return ["must NOT have additional properties"]
-    for key in _DM_HISTORY_PROPS:
-        value = query.get(key)
-        if value is None:
-            continue
-        if key in _NUMBERS and not _coerces_to_number(value):
-            return ["must be number"]
-        if key in _NON_EMPTY and not value:
-            return ["must NOT have fewer than 1 characters"]
-        if key in _FLAGS and value not in ("true", "false"):
-            return ["must be equal to one of the allowed values"]
-    return []
-
-
-def _typed_query(check: Callable[[dict[str, str]], list[str]]) -> Validator:
-    """A typed route's `query` schema (http-router, §1.2/§4.0): 400 `error-invalid-params`.
-
-    `Route` has no query slot; the `typed_body` hook runs at the same point of the pipeline
-    (in the router, before the ApiClass wrapper: before authentication and rate limiting), so
-    the check runs there and answers with the query flavour of the body itself.
-    """
-
-    def validate(ctx: Ctx) -> list[str]:
-        errors = check(ctx.query)
-        if errors:
-            raise typed_invalid_params(errors, query=True)
-        return []
-
-    return validate
+def _validate_dm_history(ctx: Ctx) -> list[str]:
+    """The typed `query` check; the coerced numbers are what the action's pagination reads."""
+    errors, coerced = validate(_DM_HISTORY_SCHEMA, ctx.query, coerce=True)
+    if not errors:
+        ctx.coerced = {k: v for k, v in coerced.items() if not isinstance(v, str)}
+    return errors
 
 
 def _find_direct_room(ctx: Ctx, user: User, room_id: str) -> Room:
@@ -548,20 +493,24 @@ def _history_date(ctx: Ctx, key: str) -> datetime | None:
 # --- im.create (§4.14) ---------------------------------------------------------------------
 
 
+def _dm_create_branch(target: str) -> Schema:
+    return {
+        "type": "object",
+        "properties": {target: _STRING, "excludeSelf": {"type": "boolean"}},
+        "required": [target],
+        "additionalProperties": False,
+    }
+
+
+# `isDmCreateProps` (rest-typings `v1/dm/DmCreateProps.ts`, its own `new Ajv()`: no coercion):
+# `oneOf` with the `usernames` branch first.
+_DM_CREATE_SCHEMA: Schema = {
+    "oneOf": [_dm_create_branch("usernames"), _dm_create_branch("username")]
+}
+
+
 def _validate_im_create(ctx: Ctx) -> list[str]:
-    body = ctx.body
-    given = [k for k in ("username", "usernames") if k in body]
-    errors = []
-    if len(given) != 1:
-        errors += [f"must have required property '{k}'" for k in ("username", "usernames")]
-    if set(body) - {"username", "usernames", "excludeSelf"} or len(given) > 1:
-        errors.append("must NOT have additional properties")
-    errors += _type_errors(
-        body, {"username": "string", "usernames": "string", "excludeSelf": "boolean"}
-    )
-    if errors:
-        errors.append("must match exactly one schema in oneOf")
-    return errors
+    return validate(_DM_CREATE_SCHEMA, ctx.body)[0]
 
 
 def _open_direct_room(ctx: Ctx, user: User, members: list[User]) -> Room:
@@ -616,8 +565,8 @@ ROUTES: list[Route] = [
     Route("rooms.get", ("GET",), _rooms_get),
     Route("subscriptions.get", ("GET",), _subscriptions_get),
     Route("channels.history", ("GET",), _channels_history),
-    Route("im.history", ("GET",), _im_history, typed_body=_typed_query(_dm_history_query_errors)),
-    Route("dm.history", ("GET",), _im_history, typed_body=_typed_query(_dm_history_query_errors)),
+    Route("im.history", ("GET",), _im_history, typed_query=_validate_dm_history),
+    Route("dm.history", ("GET",), _im_history, typed_query=_validate_dm_history),
     Route("im.create", ("POST",), _im_create, typed_body=_validate_im_create),
     Route("dm.create", ("POST",), _im_create, typed_body=_validate_im_create),
     Route("channels.list.joined", ("GET",), _channels_joined),

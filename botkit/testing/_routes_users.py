@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from botkit.testing._ajv import Schema, validate
 from botkit.testing._envelope import forbidden, plain_error
 from botkit.testing._pagination import paginate, parse_sort, sort_items
 from botkit.testing._routing import Ctx, Route, require_user
@@ -12,22 +13,27 @@ from botkit.testing._views import user_view
 
 __all__ = ["ROUTES"]
 
-_IDENTITY_KEYS = ("userId", "username", "importId")
-_OPTIONAL_KEYS = {"includeUserRooms", "fields"}
+
+def _info_branch(identity: str) -> Schema:
+    return {
+        "type": "object",
+        "properties": {
+            identity: {"type": "string"},
+            "includeUserRooms": {"type": "string"},
+            "fields": {"type": "string"},
+        },
+        "required": [identity],
+        "additionalProperties": False,
+    }
+
+
+# `isUsersInfoParamsGetProps`: `anyOf` of a `userId`, a `username` and an `importId` branch,
+# each `additionalProperties: false` (query strings, so its `coerceTypes` changes nothing).
+_INFO_SCHEMA: Schema = {"anyOf": [_info_branch(k) for k in ("userId", "username", "importId")]}
 
 
 def _validate_info(ctx: Ctx) -> list[str]:
-    """`anyOf` of three branches, each `additionalProperties: false`: exactly one identity."""
-    keys = set(ctx.query)
-    given = [k for k in _IDENTITY_KEYS if k in keys]
-    extra = keys - set(_IDENTITY_KEYS) - _OPTIONAL_KEYS
-    if len(given) == 1 and not extra:
-        return []
-    messages = [f"must have required property '{k}'" for k in _IDENTITY_KEYS if k not in keys]
-    if extra or len(given) > 1:
-        messages.append("must NOT have additional properties")
-    messages.append("must match a schema in anyOf")
-    return messages
+    return validate(_INFO_SCHEMA, ctx.query)[0]
 
 
 def _info(ctx: Ctx) -> dict[str, Any]:

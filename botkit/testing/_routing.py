@@ -30,6 +30,9 @@ class Ctx:
     user: User | None = None
     token: LoginToken | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # Query values ajv's `coerceTypes` replaced while checking a typed route's `query` schema
+    # (numbers from strings); the action reads these, as the router hands it the checked object.
+    coerced: dict[str, Any] = field(default_factory=dict)
 
     @property
     def breaking(self) -> bool:
@@ -54,7 +57,11 @@ class Route:
     auth: bool = True
     versioned: bool = True  # under /api/v1 (rate-limited); False for /api/info
     validate: Validator | None = None  # legacy `validateParams` (after auth and rate limit)
-    typed_body: Validator | None = None  # http-router `body` schema (before everything)
+    # http-router schemas of a typed route, checked before the ApiClass wrapper (before
+    # authentication, rate limit, 2FA): `query` first (400 `error-invalid-params`), then
+    # `body` (400 `invalid-params`); see `_envelope.typed_invalid_params`.
+    typed_query: Validator | None = None
+    typed_body: Validator | None = None
     permissions: tuple[str, ...] = ()
     two_factor: TwoFactorOptions | None = None
     raw: bool = False  # the handler builds the whole body (no `success: true` added)
