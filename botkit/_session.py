@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import email.utils
 import json
 import random
 import re
@@ -28,26 +27,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from loguru import logger
 from pydantic import SecretStr
 
+from botkit._envelope import error_for, http_date, number, two_factor_code
 from botkit._http import httpx
-from botkit._redact import redact, register_secret
+from botkit._redact import register_secret
 from botkit._transport import DEFAULT_TRANSPORT, make_transport
 from botkit._twofactor import SecondFactorProvider, SingleFlight
 from botkit._version import __version__
 from botkit.errors import (
-    ApiError,
     BadResponse,
-    Forbidden,
-    LoginBlocked,
-    LoginFailed,
-    NotFound,
-    RateLimited,
-    ServerError,
     ServerUnreachable,
-    TwoFactorError,
-    TwoFactorInvalid,
-    TwoFactorMaxAttempts,
-    TwoFactorRequired,
-    Unauthorized,
 )
 
 if typing.TYPE_CHECKING:
@@ -64,11 +52,6 @@ Params = Mapping[str, str | int | float | bool | None]
 CORE = "botkit"
 """The counter key of requests not made through a plugin view."""
 
-_TWO_FACTOR_ERRORS: dict[str, type[TwoFactorError]] = {
-    "totp-required": TwoFactorRequired,
-    "totp-invalid": TwoFactorInvalid,
-    "totp-max-attempts": TwoFactorMaxAttempts,
-}
 _RETRY_STATUSES = frozenset({502, 503, 504})
 _MAX_RATE_LIMIT_WAITS = 50
 _WAIT_IN_MESSAGE = re.compile(r"wait (\d+) seconds")
@@ -574,18 +557,18 @@ class Session:
                 if two_factor is not None:
                     await two_factor.report("answered")
                 return data
-            code = _two_factor_code(endpoint, status, data)
+            code = two_factor_code(endpoint, status, data)
             if code is not None and data is not None:
                 if two_factor is None:
                     two_factor = _Challenge(self, endpoint)
                 extra = await two_factor.answer(code, data, seen)
                 if extra is None:
-                    raise _error(core.base_url, endpoint, response, data)
+                    raise error_for(core.base_url, endpoint, response, data)
             elif status == 429:
                 wait = self._rate_limit_wait(response, data)
                 rate_waits += 1
                 if wait > core.max_rate_limit_wait or rate_waits > _MAX_RATE_LIMIT_WAITS:
-                    raise _error(core.base_url, endpoint, response, data, retry_after=wait)
+                    raise error_for(core.base_url, endpoint, response, data, retry_after=wait)
                 self._stats.rate_limit_waits += 1
                 logger.debug("{} {}: rate limited, waiting {:.1f} s", method, endpoint, wait)
                 await core.sleep(wait)
@@ -598,7 +581,7 @@ class Session:
                     await self._rejected(endpoint, response.request.headers.get("x-auth-token"))
                 if two_factor is not None:
                     await two_factor.report("answered")
-                raise _error(core.base_url, endpoint, response, data)
+                raise error_for(core.base_url, endpoint, response, data)
             try:
                 response = await self._send(method, endpoint, url, params, body, extra)
             except httpx.TransportError as error:
@@ -653,9 +636,9 @@ class Session:
     def _rate_limit_wait(self, response: httpx.Response, data: JSON | None) -> float:
         """Seconds until the window resets (section 5: Reset is epoch ms, server clock)."""
         headers = response.headers
-        reset = _number(headers.get("x-ratelimit-reset"))
+        reset = number(headers.get("x-ratelimit-reset"))
         if reset is not None:
-            server_now = _http_date(headers.get("date"))
+            server_now = http_date(headers.get("date"))
             now = server_now if server_now is not None else self._core.clock()
             return max(0.0, reset / 1000.0 - now)
         match = _WAIT_IN_MESSAGE.search(str((data or {}).get("error", "")))
@@ -747,131 +730,3 @@ class _Challenge:
                 "2fa.challenge",
                 {"method": self.method, "outcome": outcome, "endpoint": self.endpoint},
             )
-
-
-def _two_factor_code(endpoint: str, status: int, data: JSON | None) -> str | None:
-    """The totp-* code of a 2FA challenge (400 on endpoints, 401 with `error` at login)."""
-    if data is None:
-        return None
-    if status == 400:
-        code = data.get("errorType")
-    elif status == 401 and endpoint == "login":
-        code = data.get("error")
-    else:
-        return None
-    return code if isinstance(code, str) and code in _TWO_FACTOR_ERRORS else None
-
-
-def _error(
-    base_url: str,
-    endpoint: str,
-    response: httpx.Response,
-    data: JSON | None,
-    *,
-    retry_after: float | None = None,
-) -> Exception:
-    """The typed error for a failed answer (behaviour doc sections 1.3, 2.3, 4.0, 5)."""
-    status = response.status_code
-    if data is None and status < 500 and status != 401 and status != 429:
-        content_type = response.headers.get("content-type", "no content type").split(";")[0]
-        return BadResponse(
-            f"the server at {base_url} answered {endpoint} with HTTP {status} "
-            f"{content_type or 'no content type'}, not a JSON object",
-            status=status,
-            hint="is [server] url the Rocket.Chat address?",
-        )
-    data = data or {}
-    text = data.get("error")
-    if not isinstance(text, str) or not text:
-        message_text = data.get("message")
-        text = message_text if isinstance(message_text, str) and message_text else None
-    error_type = data.get("errorType")
-    if not isinstance(error_type, str):
-        error_type = None
-    details = data.get("details")
-    fields: dict[str, typing.Any] = {
-        "status": status,
-        "error": text,
-        "error_type": error_type,
-        "details": details if isinstance(details, dict) else None,
-        "endpoint": endpoint,
-    }
-    shown = redact(text) if text else "(no error text)"
-    message = f"{endpoint}: {shown} (HTTP {status})"
-    if isinstance(details, dict) and isinstance(details.get("method"), str):
-        message = f"{endpoint}: {shown} (HTTP {status}, 2FA method {details['method']})"
-    if status == 401 and endpoint == "login":
-        code = data.get("error")
-        code = code if isinstance(code, str) else None
-        fields["error_type"] = code
-        if code in _TWO_FACTOR_ERRORS:
-            return _TWO_FACTOR_ERRORS[code](message, hint=_two_factor_hint(fields), **fields)
-        if code is not None and code.startswith("error-login-blocked"):
-            return LoginBlocked(
-                message,
-                hint="wait a few minutes: the server blocks logins after failures",
-                **fields,
-            )
-        return LoginFailed(message, hint="check the username and password", **fields)
-    if status == 401:
-        return Unauthorized(
-            message,
-            hint="the token was revoked or replaced; run `botkit bootstrap` to get a new one",
-            **fields,
-        )
-    if status == 400 and error_type in _TWO_FACTOR_ERRORS:
-        return _TWO_FACTOR_ERRORS[error_type](message, hint=_two_factor_hint(fields), **fields)
-    if status == 403:
-        return Forbidden(message, **fields)
-    if status == 404:
-        return NotFound(message, **fields)
-    if status == 429:
-        return RateLimited(
-            message,
-            retry_after=retry_after,
-            hint="the server's rate limit window is longer than [server] max_rate_limit_wait",
-            **fields,
-        )
-    if status >= 500:
-        return ServerError(message, **fields)
-    return ApiError(message, **fields)
-
-
-def _two_factor_hint(fields: Mapping[str, typing.Any]) -> str:
-    details = fields.get("details") or {}
-    method = details.get("method", "a second factor")
-    if fields.get("error_type") == "totp-max-attempts":
-        return "too many wrong codes; the next try mails a fresh email code"
-    if fields.get("error_type") == "totp-invalid":
-        return f"the server rejected the {method} code; check the clock or [auth] totp_secret"
-    if method == "totp":
-        return (
-            "the server wants a TOTP code: set [auth] totp_secret, run interactively, "
-            "or use a token created with [tokens] bypass_two_factor"
-        )
-    if method == "email":
-        return (
-            "the server wants the code it emailed: run interactively to type it, "
-            "or use a token created with [tokens] bypass_two_factor"
-        )
-    if method == "password":
-        return "the server wants the password as a second factor: run `botkit bootstrap`"
-    return f"the server wants {method}"
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
-def _http_date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError):
-        return None
