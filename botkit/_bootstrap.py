@@ -104,18 +104,29 @@ class _Bootstrap:
         self.prompter = prompter
         self.now = now
         self.login_totp_code: str | None = None
+        self.username: str | None = None
 
-    async def _ask_code(self, method: str, details: dict[str, typing.Any]) -> str:
+    async def _ask_login_code(self, method: str, details: dict[str, typing.Any]) -> str:
+        """At login the server picks the method itself (TOTP when enabled): no switching."""
+        return await self._ask_code(method, details, may_switch=False)
+
+    async def _ask_code(
+        self, method: str, details: dict[str, typing.Any], *, may_switch: bool = True
+    ) -> str:
         """The prompt behind every 2FA challenge of bootstrap (login and token creation)."""
         methods = details.get("availableMethods") or [method]
         if len(methods) > 1:
             self.prompter.say(f"2FA methods available: {', '.join(methods)}; asked for: {method}")
+            if may_switch and method == "totp" and "email" in methods:
+                self.prompter.say("Type 'email' to get a code by email instead.")
         if method == "email":
             target = details.get("emailOrUsername") or "the user"
             state = "was just emailed" if details.get("codeGenerated") else "was emailed"
             self.prompter.say(f"A 6-digit code {state} to {target}'s verified address.")
         code = await self.prompter.ask(_code_question(method, details), secret=True)
-        if method == "totp" and code.lower() != PromptProvider.RESEND:
+        if method == "totp" and code.lower() not in (
+            PromptProvider.RESEND, PromptProvider.SWITCH_TO_EMAIL
+        ):
             self.login_totp_code = code
         return code
 
@@ -123,7 +134,7 @@ class _Bootstrap:
         providers: list[SecondFactorProvider] = []
         if self.settings.auth.totp_secret is not None:
             providers.append(TotpProvider(self.settings.auth.totp_secret))
-        providers.append(PromptProvider.for_session(self._ask_code, self.session))
+        providers.append(PromptProvider.for_session(self._ask_login_code, self.session))
         return ChainProvider(providers)
 
     async def _login(self, username: str, password: str) -> Credentials:
@@ -132,6 +143,7 @@ class _Bootstrap:
         At login the server picks the method itself (TOTP if enabled, else email) and
         ignores `x-2fa-method` (behaviour document 2.4).
         """
+        self.username = username
         digest = _digest(password)
         register_secret(digest)  # as good as the password for a Meteor login
         body = {
@@ -213,7 +225,9 @@ class _Bootstrap:
             providers.append(_ReuseOnce(self.login_totp_code))
         providers.append(PasswordFallbackProvider(SecretStr(password)))
         providers.append(
-            PromptProvider.for_session(self._ask_code, self.session.with_credentials(login))
+            PromptProvider.for_session(
+                self._ask_code, self.session.with_credentials(login), username=self.username
+            )
         )
         return ChainProvider(providers)
 

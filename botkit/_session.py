@@ -717,7 +717,8 @@ class _Challenge:
             return None
         register_secret(value)
         self.generation = generation
-        return {"x-2fa-code": value, "x-2fa-method": self.method}
+        # A person may have answered with another method (MethodCode): say which.
+        return {"x-2fa-code": value, "x-2fa-method": getattr(value, "method", self.method)}
 
     async def report(self, outcome: str) -> None:
         if self.reported:

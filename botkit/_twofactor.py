@@ -22,6 +22,7 @@ from botkit._redact import register_secret
 
 __all__ = [
     "ChainProvider",
+    "MethodCode",
     "PasswordFallbackProvider",
     "PromptProvider",
     "SecondFactorProvider",
@@ -110,26 +111,55 @@ Ask = Callable[[str, Details], Awaitable[str]]
 Resend = Callable[[], Awaitable[None]]
 
 
+class MethodCode(str):
+    """A code for another method than the one the server asked for: the person switched.
+
+    The session sends it with this `method` in `x-2fa-method`: on REST endpoints an
+    explicitly named `email` is checked by the email checker even when TOTP would be
+    chosen by default (behaviour document 3.3, step 6).
+    """
+
+    method: str
+
+    def __new__(cls, code: str, method: str) -> MethodCode:
+        value = super().__new__(cls, code)
+        value.method = method
+        return value
+
+
 class PromptProvider:
-    """Asks a person for a TOTP or emailed code; typing `resend` mails a fresh email code.
+    """Asks a person for a TOTP or emailed code.
+
+    Typing `resend` mails a fresh email code; typing `email` at a TOTP prompt (when the
+    user also has email 2FA and a username is known) mails a code and answers with it.
 
     Args:
         ask: coroutine showing the prompt for (method, details) and returning the answer.
         resend: coroutine that asks the server to mail a new code (`users.2fa.sendEmailCode`).
+        email_to: coroutine mailing a code to the user, for the switch from TOTP to email.
     """
 
     RESEND = "resend"
+    SWITCH_TO_EMAIL = "email"
     #: How many `resend` answers in a row before giving up on this challenge.
     MAX_RESENDS = 5
 
-    def __init__(self, ask: Ask, resend: Resend | None = None) -> None:
+    def __init__(
+        self, ask: Ask, resend: Resend | None = None, *, email_to: Resend | None = None
+    ) -> None:
         self._ask = ask
         self._resend = resend
+        self._email_to = email_to
         self.last_details: Details = {}
 
     @classmethod
-    def for_session(cls, ask: Ask, session: _EmailCodeSender) -> PromptProvider:
-        """A prompt whose `resend` mails to the `emailOrUsername` of the current challenge."""
+    def for_session(
+        cls, ask: Ask, session: _EmailCodeSender, *, username: str | None = None
+    ) -> PromptProvider:
+        """A prompt whose `resend` mails to the `emailOrUsername` of the current challenge.
+
+        With `username`, the person may also switch a TOTP challenge to an emailed code.
+        """
         provider: PromptProvider
 
         async def resend() -> None:
@@ -137,8 +167,20 @@ class PromptProvider:
             if isinstance(target, str) and target:
                 await session.send_email_code(target)
 
-        provider = cls(ask, resend)
+        async def email_to() -> None:
+            assert username is not None
+            await session.send_email_code(username)
+
+        provider = cls(ask, resend, email_to=email_to if username else None)
         return provider
+
+    def can_switch(self, method: str, details: Details) -> bool:
+        """Whether the person may answer this challenge with an emailed code instead."""
+        available = details.get("availableMethods")
+        return (
+            method == "totp" and self._email_to is not None
+            and isinstance(available, list) and "email" in available
+        )
 
     def __repr__(self) -> str:
         return "PromptProvider()"
@@ -146,14 +188,23 @@ class PromptProvider:
     async def code_for(self, method: str, details: Details, *, attempt: int) -> str | None:
         if method not in ("totp", "email"):
             return None
+        asked = method
         self.last_details = details
         for _ in range(self.MAX_RESENDS + 1):
             answer = (await self._ask(method, details)).strip()
-            if answer.lower() != self.RESEND:
+            command = answer.lower()
+            if command == self.SWITCH_TO_EMAIL and self.can_switch(method, details):
+                assert self._email_to is not None
+                await self._email_to()
+                method = "email"
+                details = {**details, "method": "email", "codeGenerated": True}
+                self.last_details = details
+                continue
+            if command != self.RESEND:
                 if not answer:
                     return None
                 register_secret(answer)
-                return answer
+                return answer if method == asked else MethodCode(answer, method)
             if method == "email" and self._resend is not None:
                 await self._resend()
         return None

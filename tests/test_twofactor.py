@@ -146,3 +146,30 @@ async def test_single_flight_error_reaches_waiters_and_cancel_hands_over() -> No
     assert (await waiter)[1] == "code2"
     with pytest.raises(asyncio.CancelledError):
         await leader
+
+
+async def test_prompt_switches_a_totp_challenge_to_email() -> None:
+    from botkit._twofactor import MethodCode, PromptProvider
+
+    answers = iter(["email", "123456"])
+    asked: list[tuple[str, bool]] = []
+    mailed: list[str] = []
+
+    async def ask(method: str, details: dict[str, typing.Any]) -> str:
+        asked.append((method, bool(details.get("codeGenerated"))))
+        return next(answers)
+
+    class Sender:
+        async def send_email_code(self, email_or_username: str) -> None:
+            mailed.append(email_or_username)
+
+    provider = PromptProvider.for_session(ask, Sender(), username="bot")
+    details = {"method": "totp", "codeGenerated": False, "availableMethods": ["totp", "email"]}
+    code = await provider.code_for("totp", details, attempt=1)
+    assert code == "123456" and isinstance(code, MethodCode) and code.method == "email"
+    assert mailed == ["bot"]
+    assert asked == [("totp", False), ("email", True)]
+    # Without email 2FA (or without a username) "email" is just a (wrong) code.
+    plain = PromptProvider.for_session(ask, Sender())
+    answers = iter(["email"])
+    assert await plain.code_for("totp", details, attempt=1) == "email"

@@ -15,16 +15,20 @@ if typing.TYPE_CHECKING:
     from botkit._config import Settings
     from botkit._inventory import InventoryRow
     from botkit._services import StoredAuth
+    from botkit._session import Session
     from botkit._twofactor import SecondFactorProvider
 
 __all__ = ["token"]
 
 
-def _provider(settings: Settings) -> SecondFactorProvider:
+def _provider(
+    settings: Settings, session: Session, username: str | None
+) -> SecondFactorProvider:
     """TOTP from the config if there is a secret, else ask the person at the terminal.
 
     A user without 2FA confirms token changes with the password (behaviour document
     3.7): it is asked for only when the server names that method, and never stored.
+    A user with TOTP and email 2FA may type `email` to get a code by email instead.
     """
     from pydantic import SecretStr
 
@@ -43,7 +47,10 @@ def _provider(settings: Settings) -> SecondFactorProvider:
             target = details.get("emailOrUsername") or "the user"
             prompter.say(f"A 6-digit code was emailed to {target}'s verified address.")
             return await prompter.ask("Email code (or type 'resend')", secret=True)
-        return await prompter.ask("Code from your authenticator app", secret=True)
+        question = "Code from your authenticator app"
+        if prompt.can_switch(method, details):
+            question += " (or type 'email' to get a code by email)"
+        return await prompter.ask(question, secret=True)
 
     class PasswordPrompt:
         async def code_for(
@@ -64,7 +71,8 @@ def _provider(settings: Settings) -> SecondFactorProvider:
     providers: list[SecondFactorProvider] = []
     if settings.auth.totp_secret is not None:
         providers.append(TotpProvider(settings.auth.totp_secret))
-    providers.append(PromptProvider(ask))
+    prompt = PromptProvider.for_session(ask, session, username=username)
+    providers.append(prompt)
     providers.append(PasswordPrompt())
     return ChainProvider(providers)
 
@@ -183,9 +191,10 @@ def _remove_orphans(state: CLIState, orphans: list[InventoryRow]) -> list[str]:
         removed: list[str] = []
         async with (
             token_lock(settings),
-            open_session(settings, auth.credentials, audit=audit,
-                         second_factor=_provider(settings)) as session,
+            open_session(settings, auth.credentials, audit=audit) as base,
         ):
+            provider = _provider(settings, base, auth.record.username)
+            session = base.with_credentials(auth.credentials, second_factor=provider)
             for row in orphans:
                 await audit.record("token.removed", token=row.name, last=row.last_chars,
                                    where="server", reason="orphan removed by token audit --fix")
@@ -222,12 +231,11 @@ def rotate_cmd(state: CLIState) -> None:
     async def main() -> None:
         auth = load_auth(settings)
         audit = open_audit(settings)
-        provider = _provider(settings)
         async with (
             token_lock(settings),
-            open_session(settings, auth.credentials, audit=audit,
-                         second_factor=provider) as session,
+            open_session(settings, auth.credentials, audit=audit) as session,
         ):
+            provider = _provider(settings, session, auth.record.username)
             result = await rotate(token_services(settings, session, audit), provider)
         click.echo(f"rotated: {result.old_name} -> {result.new_name} (...{result.new_last_chars})")
 
@@ -247,12 +255,11 @@ def reconcile_cmd(state: CLIState) -> None:
     async def main() -> list[str]:
         auth = load_auth(settings)
         audit = open_audit(settings)
-        provider = _provider(settings)
         async with (
             token_lock(settings),
-            open_session(settings, auth.credentials, audit=audit,
-                         second_factor=provider) as session,
+            open_session(settings, auth.credentials, audit=audit) as session,
         ):
+            provider = _provider(settings, session, auth.record.username)
             _, actions = await reconcile(token_services(settings, session, audit), provider)
         return actions
 

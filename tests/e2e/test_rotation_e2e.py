@@ -194,3 +194,26 @@ def test_dropped_connection_after_the_server_created_the_token(
     assert again.returncode == 0, again.stderr
     assert "removed orphan" in again.stdout
     assert _assert_settled(cli, server, user, env) == before
+
+
+def test_a_user_with_both_methods_can_switch_to_an_emailed_code(
+    cli: Cli, server: RunningServer
+) -> None:
+    """No TOTP secret configured, authenticator out of reach: typing `email` at the TOTP
+    prompt mails a code, and the answer is sent with `x-2fa-method: email`."""
+    user = server.fake.add_user("bot", PASSWORD, totp_secret=pyotp.random_base32(),
+                                email="bot@example.org", email2fa=True)
+    token = server.fake.create_pat(user, "botkit-20200101T000000Z")
+    assert cli.run("bootstrap", "--token", input=f"{user.id}\n{token}\n").returncode == 0
+    process = cli.start("token", "rotate")
+    assert process.stdin is not None
+    process.stdin.write("email\n")
+    process.stdin.flush()
+    mail = wait_for(lambda: server.fake.outbox)
+    process.stdin.write(f"{mail[0].code}\n")
+    process.stdin.flush()
+    out, err = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 0, err
+    assert len(server.fake.outbox) == 1
+    assert mail[0].code not in out + err
+    _assert_settled(cli, server, user, {})
