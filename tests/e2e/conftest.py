@@ -31,6 +31,7 @@ class Cli:
     server: RunningServer
     home: pathlib.Path
     env: dict[str, str]
+    started: list[subprocess.Popen[str]] = dataclasses.field(default_factory=list)
 
     @property
     def config(self) -> pathlib.Path:
@@ -73,11 +74,20 @@ class Cli:
         out: typing.Any = subprocess.PIPE
         if log:
             out = (self.home / "daemon.log").open("w")
-        return subprocess.Popen(
+        process = subprocess.Popen(
             self._command(args), stdin=subprocess.PIPE, stdout=out,
             stderr=subprocess.STDOUT if log else subprocess.PIPE, text=True,
             env={**self.env, **(env or {})}, cwd=self.home,
         )
+        self.started.append(process)
+        return process
+
+    def kill_leftovers(self) -> None:
+        """A test that failed half-way must not leave a daemon running."""
+        for process in self.started:
+            if process.poll() is None:
+                process.kill()
+                process.communicate(timeout=TIMEOUT)
 
     @property
     def log(self) -> str:
@@ -87,7 +97,7 @@ class Cli:
 
 
 @pytest.fixture
-def cli(server: RunningServer, tmp_path: pathlib.Path) -> Cli:
+def cli(server: RunningServer, tmp_path: pathlib.Path) -> typing.Iterator[Cli]:
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("BOTKIT_")}
     env["PYTHONUNBUFFERED"] = "1"
     home = tmp_path / "home"
@@ -95,7 +105,8 @@ def cli(server: RunningServer, tmp_path: pathlib.Path) -> Cli:
     (home / "plugins").mkdir()
     runner = Cli(server=server, home=home, env=env)
     runner.write_config()
-    return runner
+    yield runner
+    runner.kill_leftovers()
 
 
 def wait_for(predicate: typing.Callable[[], typing.Any], timeout: float = 20.0) -> typing.Any:
