@@ -299,7 +299,7 @@ async def _refuse_if_working(store: FileTokenStore, session: Session) -> None:
     holds an interrupted rotation is left for `botkit token reconcile`: overwriting it
     would lose the pending or previous token.
     """
-    record = store.load()
+    record = await store.load_async()
     if record is None:
         return
     store.check_owner(record, session.base_url)
@@ -346,7 +346,7 @@ async def bootstrap_with_password(
             current=slot, pending=None, previous=None,
         )
         try:
-            store.save(record)
+            await store.save_async(record)
         except BaseException:
             await run.remove_unsaved(login, password, slot.name)
             raise
@@ -406,7 +406,7 @@ async def bootstrap_with_token(
         name=name, secret=SecretStr(secret), created_at=created_at, bypass_two_factor=bypass
     )
     username = str(me.get("username", ""))
-    store.save(TokenRecord(
+    await store.save_async(TokenRecord(
         server_url=server_url, user_id=user_id, username=username,
         current=slot, pending=None, previous=None,
     ))

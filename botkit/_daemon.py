@@ -151,7 +151,7 @@ class RotationPolicy:
 
     async def check(self) -> None:
         """Run as the system job `botkit.rotation`."""
-        record = self.store.load()
+        record = await self.store.load_async()
         if record is None or record.current is None or self.store.read_only:
             return
         current = record.current
@@ -224,7 +224,7 @@ def _plugin_audit(
 async def token_audit_job(services: TokenServices, clock: Clock) -> None:
     """The system job `botkit.token_audit`: log and audit the inventory's findings."""
     settings, audit = services.settings, services.audit
-    record = await asyncio.to_thread(services.store.load)
+    record = await services.store.load_async()
     rows = inventory(record, await list_server_tokens(services.session),
                      settings.tokens.name_prefix)
     ours = await asyncio.to_thread(created_here, audit.path)
@@ -388,7 +388,7 @@ class Daemon:
         Returns True if it switched: a `botkit token rotate` run while the daemon runs
         replaces (and removes) the token the daemon was using.
         """
-        record = await asyncio.to_thread(store.load)
+        record = await store.load_async()
         if record is None or record.current is None:
             return False
         in_use = session.credentials

@@ -38,7 +38,7 @@ from botkit._bootstrap import token_name
 from botkit._redact import register_secret
 from botkit._services import TokenServices
 from botkit._session import Credentials, Session
-from botkit._tokens import FileTokenStore, TokenRecord, TokenSlot
+from botkit._tokens import TokenRecord, TokenSlot
 from botkit._twofactor import SecondFactorProvider
 from botkit.errors import ApiError, AuthError, Forbidden, Unauthorized
 
@@ -179,14 +179,14 @@ class _Reconciler:
             await self.audit.record("token.verified", token=pending.name, last=pending.last_chars)
             await self.audit.record("token.promoted", token=pending.name, last=pending.last_chars)
             record = record.promote()
-            await _save(self.store, record)
+            await self.store.save_async(record)
             self.actions.append(f"promoted pending {pending.name}")
         else:
             # A pending token the server does not accept is not on the server: drop it.
             await self.audit.record("token.removed", token=pending.name, where="local",
                                     reason="pending token rejected by the server")
             record = record.drop_pending()
-            await _save(self.store, record)
+            await self.store.save_async(record)
             self.actions.append(f"dropped pending {pending.name}")
         return record
 
@@ -201,7 +201,7 @@ class _Reconciler:
                                 where="server", reason="replaced by rotation")
         await _remove(self.session, use, previous.name, self.provider)
         record = record.clear_previous()
-        await _save(self.store, record)
+        await self.store.save_async(record)
         self.actions.append(f"removed previous {previous.name}")
         return record
 
@@ -229,7 +229,7 @@ async def reconcile(
     services: TokenServices, provider: SecondFactorProvider | None
 ) -> tuple[TokenRecord, list[str]]:
     """Finish or undo an interrupted rotation; returns the record and what was done."""
-    record = await asyncio.to_thread(services.store.load)
+    record = await services.store.load_async()
     if record is None:
         raise AuthError("no token is stored", hint="run `botkit bootstrap`")
     audit = services.audit
@@ -286,7 +286,7 @@ async def rotate(
         slot = TokenSlot(name=name, secret=SecretStr(secret), created_at=now(),
                          bypass_two_factor=bypass)
         record = record.with_pending(slot)
-        await _save(store, record)
+        await store.save_async(record)
         await audit.record("token.created", token=name, last=slot.last_chars,
                            bypass_two_factor=bypass)
         new = _creds(record, slot)
@@ -295,13 +295,13 @@ async def rotate(
         # Audit, then change: a promotion that cannot be recorded does not happen.
         await audit.record("token.promoted", token=name, last=slot.last_chars)
         record = record.promote()
-        await _save(store, record)
+        await store.save_async(record)
         session.set_credentials(new)
         await audit.record("token.removed", token=current.name, last=current.last_chars,
                            where="server", reason="replaced by rotation")
         await _remove(session, old, current.name, provider)
         record = record.clear_previous()
-        await _save(store, record)
+        await store.save_async(record)
     except BaseException as error:
         await _note_failure(audit, error)
         raise
@@ -315,7 +315,3 @@ async def _note_failure(audit: AuditLog, error: BaseException, *, stage: str = "
     with contextlib.suppress(Exception):
         await audit.record("rotation.failed", stage=stage, error=type(error).__name__)
 
-
-async def _save(store: FileTokenStore, record: TokenRecord) -> None:
-    """Save off the event loop (an atomic write fsyncs twice)."""
-    await asyncio.to_thread(store.save, record)

@@ -16,6 +16,7 @@ is off (`READ_ONLY_NOTICE` says so to the user).
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import json
@@ -328,6 +329,14 @@ class FileTokenStore:
                 f"(mode {_mode_text(folder.st_mode)})",
                 hint=f"run: chmod 700 {self.state_dir}",
             )
+
+    async def load_async(self) -> TokenRecord | None:
+        """`load` off the event loop (async callers: the daemon, rotation, bootstrap)."""
+        return await asyncio.to_thread(self.load)
+
+    async def save_async(self, record: TokenRecord) -> None:
+        """`save` off the event loop: an atomic write fsyncs twice."""
+        await asyncio.to_thread(self.save, record)
 
     def save(self, record: TokenRecord) -> None:
         """Replace the token file with `record`, atomically, mode 0600, folder 0700."""
