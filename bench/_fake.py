@@ -79,19 +79,8 @@ def fake_server(*, history: int = 0) -> Iterator[FakeServer]:
             ),
             encoding="utf-8",
         )
-        process = subprocess.Popen(
-            [sys.executable, "-m", "botkit.testing", "serve", "--port", "0", "--users", str(users)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-        )
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            if not line.startswith("PORT "):
-                raise RuntimeError("the fake server did not start")
-            url = f"http://127.0.0.1:{int(line.split()[1])}"
+        args = ["-m", "botkit.testing", "serve", "--port", "0", "--users", str(users)]
+        with port_server(args, "the fake server") as url:
             minted = control(url, "POST", f"/users/{USERNAME}/tokens", {"name": "bench"})
             room = control(
                 url, "POST", "/rooms", {"name": HISTORY_ROOM, "type": "c", "members": [USERNAME]}
@@ -104,13 +93,35 @@ def fake_server(*, history: int = 0) -> Iterator[FakeServer]:
                     {"room": HISTORY_ROOM, "username": USERNAME, "text": f"m{index}"},
                 )
             yield FakeServer(url, minted["user_id"], minted["token"], room["room_id"])
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+
+
+@contextlib.contextmanager
+def port_server(args: list[str], what: str) -> Iterator[str]:
+    """Run `python <args>` (a server that prints `PORT <n>` first); yield its base URL.
+
+    Used for every server the benchmarks talk to: it runs in its own process, so only
+    the client's CPU is counted in the bench process.
+    """
+    process = subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"{what} did not start")
+        yield f"http://127.0.0.1:{int(line.split()[1])}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 def median_spread(values: list[float]) -> tuple[float, float, float]:

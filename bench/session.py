@@ -15,24 +15,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import socket
 import statistics
-import subprocess
 import sys
 import time
 import typing
 from collections.abc import Awaitable, Callable, Iterator
-from pathlib import Path
 
 from pydantic import SecretStr
 
 from bench import Row
+from bench._fake import port_server
 
 USER_ID = "aBcDeFgHiJkLmNoPq"
 TOKEN = "bench-token-0123456789abcdefghijklmnopqrstu"
 UA = "botkit/bench"
-ROOT = Path(__file__).resolve().parent.parent
 POST_BODY = {"channel": "#general", "text": "hello"}
 
 ME = {
@@ -126,27 +123,9 @@ def serve() -> None:
 @contextlib.contextmanager
 def server_process() -> Iterator[str]:
     """Start `serve()` in a child process; yield its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bench.session", "--serve"],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("PORT "):
-            raise RuntimeError("the bench server did not start")
-        url = f"http://127.0.0.1:{int(line.split()[1])}"
+    with port_server(["-m", "bench.session", "--serve"], "the bench server") as url:
         _wait_until_up(url)
         yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def _wait_until_up(url: str) -> None:
